@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from incidents import selectors, services
+from incidents.models import Incident, IncidentEvent
+
+
+class IncidentEventSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = IncidentEvent
+        fields = ["id", "kind", "at", "message", "actor", "channel", "inbound_message"]
+
+
+class IncidentSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = Incident
+        fields = [
+            "id",
+            "integration",
+            "dedup_key",
+            "title",
+            "description",
+            "state",
+            "details",
+            "alarm_count",
+            "created_at",
+            "last_seen_at",
+            "acknowledged_at",
+            "acknowledged_by",
+            "resolved_at",
+            "resolved_by",
+        ]
+        read_only_fields = fields
+
+
+class IncidentDetailSerializer(IncidentSerializer):
+    events = IncidentEventSerializer(many=True, read_only=True)
+
+    class Meta(IncidentSerializer.Meta):
+        fields = [*IncidentSerializer.Meta.fields, "events"]
+        read_only_fields = fields
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("integration", int),
+            OpenApiParameter("state", str, enum=Incident.State.values),
+        ]
+    )
+)
+class IncidentViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,  # type: ignore[type-arg]
+):
+    """Incidents, newest first; acknowledge and resolve them."""
+
+    def get_queryset(self) -> QuerySet[Incident]:
+        params = self.request.query_params
+        integration = params.get("integration", "")
+        return selectors.incident_list(
+            state=params.get("state", ""),
+            integration_id=int(integration) if integration.isdigit() else None,
+        )
+
+    def get_serializer_class(self) -> type[IncidentSerializer]:
+        return IncidentDetailSerializer if self.action != "list" else IncidentSerializer
+
+    def _act(self, request: Request, change: Callable[..., Incident]) -> Response:
+        incident = self.get_object()
+        user = request.user if request.user.is_authenticated else None
+        incident = change(incident_id=incident.pk, user=user, channel="api")
+        return Response(IncidentDetailSerializer(incident).data)
+
+    @extend_schema(request=None, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str | None = None) -> Response:
+        """Acknowledge a triggered incident (stops escalation); idempotent."""
+        return self._act(request, services.incident_acknowledge)
+
+    @extend_schema(request=None, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, pk: str | None = None) -> Response:
+        """Resolve an open incident; idempotent."""
+        return self._act(request, services.incident_resolve)

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+
+class Incident(models.Model):
+    """Something is wrong and someone must look: opened by an alarm, closed by OK or a person."""
+
+    class State(models.TextChoices):
+        TRIGGERED = "triggered", "Triggered"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+
+    integration = models.ForeignKey(
+        "integrations.Integration", on_delete=models.CASCADE, related_name="incidents"
+    )
+    dedup_key = models.CharField(max_length=512)
+    title = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.TRIGGERED)
+    alarm_count = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    # StateChangeTime of the newest alarm state applied to this key; older ones are stale.
+    last_state_change_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["state", "-id"], name="incident_by_state"),
+            models.Index(fields=["integration", "dedup_key", "-id"], name="incident_by_key"),
+        ]
+        constraints = [
+            # The invariant behind "a repeated ALARM appends": at most one open incident
+            # per (integration, key), enforced by the database against concurrent inserts.
+            models.UniqueConstraint(
+                fields=["integration", "dedup_key"],
+                condition=~models.Q(state="resolved"),
+                name="one_open_incident_per_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state != self.State.RESOLVED
+
+    def get_absolute_url(self) -> str:
+        return reverse("incidents:detail", kwargs={"pk": self.pk})
+
+
+class IncidentEvent(models.Model):
+    """One line of an incident's timeline."""
+
+    class Kind(models.TextChoices):
+        TRIGGERED = "triggered", "Triggered"
+        APPENDED = "appended", "Alarm appended"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+        NOTE = "note", "Note"
+        SOURCE_OK = "source_ok", "Source reported OK"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    at = models.DateTimeField()
+    message = models.TextField(blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    channel = models.CharField(max_length=16, blank=True, help_text="web, api, source, sms ...")
+    inbound_message = models.ForeignKey(
+        "integrations.InboundMessage", null=True, blank=True, on_delete=models.SET_NULL
+    )
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} {self.kind} at {self.at:%Y-%m-%d %H:%M:%S}"

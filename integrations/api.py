@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from integrations import services
+from integrations.masking import display_body
+from integrations.models import InboundMessage, Integration
+
+
+class IntegrationSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    url = serializers.CharField(read_only=True, help_text="The inbound URL to subscribe.")
+
+    class Meta:
+        model = Integration
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "url",
+            "team",
+            "escalation_policy",
+            "enabled",
+            "subscription_status",
+            "topic_arn",
+            "subscription_arn",
+            "insufficient_data_as_alarm",
+            "security_mode",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "subscription_status",
+            "topic_arn",
+            "subscription_arn",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class IntegrationViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
+    """Integrations and their inbound URLs. POST {"name": ..., "kind": "aws_sns"}."""
+
+    queryset = Integration.objects.all().order_by("id")
+    serializer_class = IntegrationSerializer
+
+    @extend_schema(request=None, responses=IntegrationSerializer)
+    @action(detail=True, methods=["post"], url_path="rotate-url")
+    def rotate_url(self, request: Request, pk: str | None = None) -> Response:
+        """Replace the inbound URL; the old one answers 404 from now on."""
+        integration = services.integration_rotate_token(integration=self.get_object())
+        return Response(self.get_serializer(integration).data)
+
+
+class InboundMessageSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    outcome_text = serializers.CharField(read_only=True)
+    body = serializers.SerializerMethodField(help_text="Raw body; UnsubscribeURL masked.")
+
+    class Meta:
+        model = InboundMessage
+        fields = [
+            "id",
+            "integration",
+            "received_at",
+            "source_ip",
+            "message_type",
+            "message_id",
+            "topic_arn",
+            "subscribe_url",
+            "outcome",
+            "reason",
+            "outcome_text",
+            "incident",
+            "confirm_status",
+            "confirm_result",
+            "body_size",
+            "headers",
+            "body",
+        ]
+
+    def get_body(self, row: InboundMessage) -> str:
+        return display_body(row.body)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("integration", int, description="Only this integration's rows"),
+            OpenApiParameter("outcome", str, enum=InboundMessage.Outcome.values),
+        ]
+    )
+)
+class InboundMessageViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,  # type: ignore[type-arg]
+):
+    """The Inbound Log: every request to an integration URL, newest first."""
+
+    serializer_class = InboundMessageSerializer
+
+    def get_queryset(self) -> QuerySet[InboundMessage]:
+        rows = InboundMessage.objects.all()
+        params: Any = self.request.query_params
+        if str(params.get("integration", "")).isdigit():
+            rows = rows.filter(integration_id=int(params["integration"]))
+        if params.get("outcome") in InboundMessage.Outcome.values:
+            rows = rows.filter(outcome=params["outcome"])
+        return rows.order_by("-id")

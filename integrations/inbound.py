@@ -1,0 +1,234 @@
+"""The inbound path: one request to an integration URL becomes one InboundMessage row.
+
+The order matters (see ARCHITECTURE.md, "The inbound path"): size limit, envelope,
+signature, topic, then the change it asks for. A rejected request is stored with its
+reason; an accepted one is stored in the same transaction as the change it made, so a
+2xx answer always means both are durable.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from incidents import services as incident_services
+from integrations.models import InboundMessage, Integration, token_digest
+from integrations.sns_http import fetch_certificate
+from integrations.sources import cloudwatch, sns
+
+log = logging.getLogger(__name__)
+
+Outcome = InboundMessage.Outcome
+SUBSCRIPTION = Integration.Subscription
+
+# Headers never worth keeping in the log (and never ours to store).
+_DROPPED_HEADERS = frozenset({"cookie", "authorization", "x-csrftoken"})
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    status: int
+    text: str
+    message: InboundMessage | None = None
+
+
+def integration_for_token(token: str) -> Integration | None:
+    """The integration a URL token belongs to, or None; safe against timing probes."""
+    if not token or len(token) > 64:
+        return None
+    integration = Integration.objects.filter(token_hash=token_digest(token)).first()
+    if integration is None or not hmac.compare_digest(integration.token, token):
+        return None
+    return integration
+
+
+def loggable_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() not in _DROPPED_HEADERS}
+
+
+@dataclass
+class _Request:
+    """What we keep of a request; each attempt builds a fresh unsaved row from it."""
+
+    integration: Integration
+    body: bytes
+    headers: dict[str, str]
+    source_ip: str | None
+    received_at: datetime
+
+    def new_row(self, **fields: Any) -> InboundMessage:
+        return InboundMessage(
+            integration=self.integration,
+            received_at=self.received_at,
+            source_ip=self.source_ip,
+            headers=self.headers,
+            body=self.body.decode("utf-8", errors="replace"),
+            body_size=len(self.body),
+            **fields,
+        )
+
+
+def receive(
+    *,
+    integration: Integration,
+    body: bytes,
+    headers: dict[str, str],
+    source_ip: str | None,
+    method: str = "POST",
+    body_too_large: bool = False,
+    test_alert: bool = False,
+) -> InboundResult:
+    """Handle one request to ``integration``'s URL and record it in the Inbound Log.
+
+    ``test_alert`` is only for the dashboard's "send test alert": it cannot carry
+    Amazon's signature and must not bind a topic; everything else is shared.
+    """
+    request = _Request(integration, body, loggable_headers(headers), source_ip, timezone.now())
+    if method != "POST":
+        return _reject(request, 405, f"method {method} not allowed; SNS delivers with POST")
+    if body_too_large:
+        limit = settings.INBOUND_MAX_BODY_BYTES // 1024
+        return _reject(request, 413, f"body over {limit} KiB")
+    if not integration.enabled:
+        return _reject(request, 403, "integration is disabled")
+    try:
+        envelope = sns.parse_envelope(body)
+    except sns.SnsError as exc:
+        return _reject(request, 400, exc.reason)
+
+    seen = {
+        "message_type": envelope.type,
+        "message_id": envelope.message_id[:100],
+        "topic_arn": envelope.topic_arn[:256],
+        "subscribe_url": (envelope.subscribe_url or "")[:2048],
+    }
+    if settings.SNS_VERIFY_SIGNATURES and not test_alert:
+        try:
+            sns.verify(
+                envelope,
+                fetch_certificate=fetch_certificate,
+                cert_url_pattern=settings.SNS_CERT_URL_PATTERN,
+                now=timezone.now(),
+            )
+        except sns.CertificateFetchFailed as exc:
+            # Amazon's certificate host did not answer: a 5xx makes SNS deliver again.
+            return _reject(request, 503, exc.reason, **seen)
+        except sns.SnsError as exc:
+            return _reject(request, 403, exc.reason, **seen)
+
+    if integration.topic_arn and envelope.topic_arn != integration.topic_arn:
+        return _reject(
+            request,
+            403,
+            f"wrong topic: {envelope.topic_arn} (this integration is bound to "
+            f"{integration.topic_arn})",
+            **seen,
+        )
+    return _apply(request, envelope, seen, test_alert=test_alert)
+
+
+def _reject(request: _Request, status: int, reason: str, **seen: str) -> InboundResult:
+    row = request.new_row(outcome=Outcome.REJECTED, reason=reason[:500], **seen)
+    row.save()
+    return InboundResult(status, f"rejected: {reason}", row)
+
+
+def _apply(
+    request: _Request, envelope: sns.SnsEnvelope, seen: dict[str, str], *, test_alert: bool
+) -> InboundResult:
+    # Two attempts: a concurrent twin may open the incident between our look and our
+    # insert (the partial unique index says no); the second attempt then appends.
+    for attempt in (1, 2):
+        row = request.new_row(applied_message_id=envelope.message_id[:100], **seen)
+        try:
+            with transaction.atomic():
+                row.save()  # the unique (integration, applied_message_id) claims the MessageId
+                _apply_envelope(request.integration, envelope, row, test_alert=test_alert)
+                row.save(update_fields=["outcome", "reason", "incident"])
+        except IntegrityError:
+            if InboundMessage.objects.filter(
+                integration=request.integration, applied_message_id=envelope.message_id[:100]
+            ).exists():
+                dup = request.new_row(
+                    outcome=Outcome.DUPLICATE,
+                    reason=f"MessageId {envelope.message_id} was already applied",
+                    **seen,
+                )
+                dup.save()
+                return InboundResult(200, "duplicate delivery: nothing changed", dup)
+            if attempt == 2:
+                raise
+            log.info("open-incident race on %s; retrying as an append", envelope.message_id)
+            continue
+        text = row.get_outcome_display()
+        if row.incident_id:
+            text += f": incident #{row.incident_id}"
+        return InboundResult(200, text, row)
+    raise AssertionError("unreachable")
+
+
+def _apply_envelope(
+    integration: Integration, envelope: sns.SnsEnvelope, row: InboundMessage, *, test_alert: bool
+) -> None:
+    if envelope.type == "SubscriptionConfirmation":
+        if integration.subscription_status != SUBSCRIPTION.CONFIRMED:
+            _set_subscription(integration, SUBSCRIPTION.PENDING)
+        row.outcome = Outcome.SUBSCRIPTION_PENDING
+        if settings.SNS_AUTO_CONFIRM:
+            from integrations.tasks import confirm_subscription
+
+            row_id = row.pk
+            transaction.on_commit(lambda: confirm_subscription.delay(row_id))
+        return
+    if envelope.type == "UnsubscribeConfirmation":
+        _set_subscription(integration, SUBSCRIPTION.UNSUBSCRIBED)
+        row.outcome = Outcome.UNSUBSCRIBED
+        row.reason = "the SNS subscription was removed: no more alarms will arrive"
+        return
+
+    # Notification. Amazon only delivers these on a confirmed subscription; if the user
+    # confirmed it outside Klaxon, this is the first we hear of it: pin the topic now.
+    needs_binding = (
+        not integration.topic_arn or integration.subscription_status != SUBSCRIPTION.CONFIRMED
+    )
+    if needs_binding and not test_alert:
+        _set_subscription(integration, SUBSCRIPTION.CONFIRMED, topic_arn=envelope.topic_arn)
+    try:
+        alarm = cloudwatch.parse_alarm(envelope.message)
+    except cloudwatch.NotAnAlarm as exc:
+        lines = (line.strip() for line in envelope.message.splitlines())
+        first_line = next((line for line in lines if line), "")
+        # Someone published by hand: each message is its own incident.
+        incident = incident_services.incident_open(
+            integration=integration,
+            dedup_key=f"sns-message:{envelope.message_id}",
+            title=envelope.subject or first_line[:200] or "Message from Amazon SNS",
+            description=envelope.message,
+            details={"subject": envelope.subject, "note": exc.reason},
+            inbound=row,
+            message=f"Opened from a message that is not a CloudWatch alarm ({exc.reason}).",
+        )
+        row.outcome, row.incident = Outcome.CREATED, incident
+        return
+    result = incident_services.incident_apply_alarm(
+        integration=integration, alarm=alarm, inbound=row
+    )
+    row.outcome, row.incident, row.reason = result.outcome, result.incident, result.reason[:500]
+
+
+def _set_subscription(integration: Integration, status: str, *, topic_arn: str = "") -> None:
+    fields = {"subscription_status": status}
+    if topic_arn and not integration.topic_arn:
+        fields["topic_arn"] = topic_arn
+    changed = {k: v for k, v in fields.items() if getattr(integration, k) != v}
+    if changed:
+        Integration.objects.filter(pk=integration.pk).update(**changed)
+        for key, value in changed.items():
+            setattr(integration, key, value)

@@ -1,0 +1,135 @@
+"""Writes to integrations: create, rotate, confirm a subscription, send a test alert."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils import timezone
+
+from integrations import inbound
+from integrations.models import InboundMessage, Integration, new_token
+from integrations.sns_http import visit_subscribe_url
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+TEST_TOPIC_ARN = "arn:aws:sns:us-east-1:000000000000:klaxon-test-alert"
+
+
+def integration_rotate_token(*, integration: Integration) -> Integration:
+    """Give the integration a new URL; the old one answers 404 from now on."""
+    integration.set_token(new_token())
+    integration.save(update_fields=["token", "token_hash", "updated_at"])
+    return integration
+
+
+def integration_rebind_topic(*, integration: Integration) -> Integration:
+    """Forget the pinned TopicArn so the next subscription can bind a new topic."""
+    integration.topic_arn = ""
+    integration.subscription_arn = ""
+    integration.subscription_status = Integration.Subscription.NONE
+    integration.save(
+        update_fields=["topic_arn", "subscription_arn", "subscription_status", "updated_at"]
+    )
+    return integration
+
+
+def subscription_confirm(*, inbound_message_id: int) -> InboundMessage:
+    """Visit a SubscriptionConfirmation's SubscribeURL (only if it is an allowed SNS URL)
+    and record the answer; on success the subscription is confirmed and its topic pinned."""
+    row = InboundMessage.objects.select_related("integration").get(pk=inbound_message_id)
+    result = visit_subscribe_url(row.subscribe_url)
+    with transaction.atomic():
+        row = InboundMessage.objects.select_for_update().get(pk=inbound_message_id)
+        row.confirm_status = result.status
+        if result.subscription_arn:
+            row.confirm_result = f"confirmed: {result.subscription_arn}"
+        else:
+            row.confirm_result = (result.error or "no SubscriptionArn in the answer")[:600]
+        fields = ["confirm_status", "confirm_result"]
+        integration = (
+            Integration.objects.select_for_update().filter(pk=row.integration_id).first()
+            if row.integration_id
+            else None
+        )
+        if result.subscription_arn and integration is not None:
+            if integration.topic_arn and integration.topic_arn != row.topic_arn:
+                row.confirm_result = (
+                    f"confirmed at AWS, but this integration is bound to {integration.topic_arn}"
+                )
+            else:
+                integration.topic_arn = row.topic_arn
+                integration.subscription_arn = result.subscription_arn
+                integration.subscription_status = Integration.Subscription.CONFIRMED
+                integration.save(
+                    update_fields=[
+                        "topic_arn",
+                        "subscription_arn",
+                        "subscription_status",
+                        "updated_at",
+                    ]
+                )
+                row.outcome = InboundMessage.Outcome.SUBSCRIPTION_CONFIRMED
+                fields.append("outcome")
+        row.save(update_fields=fields)
+    return row
+
+
+def test_alarm_message(*, integration: Integration, state: str = "ALARM") -> str:
+    """A CloudWatch alarm message like the ones AWS sends, for the test button."""
+    now = timezone.now()
+    name = "Klaxon test alert"
+    return json.dumps(
+        {
+            "AlarmName": name,
+            "AlarmDescription": f"Sent from the dashboard to test {integration.name}.",
+            "AWSAccountId": "000000000000",
+            "NewStateValue": state,
+            "NewStateReason": "A person pressed 'send test alert'.",
+            "StateChangeTime": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now:%f}"[:3] + "+0000",
+            "Region": "US East (N. Virginia)",
+            "AlarmArn": f"arn:aws:cloudwatch:us-east-1:000000000000:alarm:{name}",
+            "OldStateValue": "OK" if state == "ALARM" else "ALARM",
+            "Trigger": {
+                "MetricName": "KlaxonTest",
+                "Namespace": "Klaxon",
+                "Statistic": "SUM",
+                "Period": 60,
+                "EvaluationPeriods": 1,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "Threshold": 1.0,
+            },
+        }
+    )
+
+
+def integration_send_test_alert(
+    *, integration: Integration, user: User, state: str = "ALARM"
+) -> inbound.InboundResult:
+    """Push a CloudWatch-shaped alarm through the inbound path. Amazon's signature cannot
+    be made here, so only that check is skipped; the row says who sent it."""
+    envelope = {
+        "Type": "Notification",
+        "MessageId": str(uuid.uuid4()),
+        "TopicArn": integration.topic_arn or TEST_TOPIC_ARN,
+        "Subject": f'{state}: "Klaxon test alert"',
+        "Message": test_alarm_message(integration=integration, state=state),
+        "Timestamp": timezone.now().isoformat().replace("+00:00", "Z"),
+        "SignatureVersion": "2",
+        "Signature": "",
+        "SigningCertURL": "",
+        "UnsubscribeURL": "",
+    }
+    return inbound.receive(
+        integration=integration,
+        body=json.dumps(envelope).encode(),
+        headers={
+            "Content-Type": "text/plain; charset=UTF-8",
+            "X-Klaxon-Test-Alert": f"sent from the dashboard by {user.get_username()}",
+        },
+        source_ip=None,
+        test_alert=True,
+    )

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from schedules.models import (
+    EscalationPolicy,
+    EscalationStep,
+    Layer,
+    LayerMember,
+    Override,
+    Schedule,
+)
+
+
+class LayerInline(admin.StackedInline):  # type: ignore[type-arg]
+    model = Layer
+    extra = 0
+
+
+class OverrideInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = Override
+    extra = 0
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["name", "team", "time_zone"]
+    inlines = [LayerInline, OverrideInline]
+
+
+class LayerMemberInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = LayerMember
+    extra = 1
+
+
+@admin.register(Layer)
+class LayerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["name", "schedule", "turn", "handoff_time"]
+    inlines = [LayerMemberInline]
+
+
+class EscalationStepInline(admin.StackedInline):  # type: ignore[type-arg]
+    model = EscalationStep
+    extra = 0
+    filter_horizontal = ["users", "schedules", "teams"]
+
+
+@admin.register(EscalationPolicy)
+class EscalationPolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["name", "team", "repeat"]
+    inlines = [EscalationStepInline]

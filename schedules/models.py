@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import zoneinfo
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Europe/London).")
+
+
+class Schedule(models.Model):
+    """An on-call schedule: layers of rotations plus overrides, in one time zone."""
+
+    name = models.CharField(max_length=100)
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="schedules"
+    )
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Layer(models.Model):
+    """One rotation: users take turns of a fixed length, handing off at a local time."""
+
+    class Turn(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+        HOURS = "hours", "Every N hours"
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="layers")
+    name = models.CharField(max_length=100)
+    position = models.PositiveSmallIntegerField(
+        default=0, help_text="Higher layers win where they have someone on call."
+    )
+    start = models.DateField(help_text="First day of the rotation, in the schedule's time zone.")
+    turn = models.CharField(max_length=8, choices=Turn.choices, default=Turn.WEEKLY)
+    turn_hours = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(24 * 28)]
+    )
+    handoff_time = models.TimeField(help_text="Local time of day when the turn passes on.")
+    users: models.ManyToManyField[Any, LayerMember] = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="LayerMember"
+    )
+
+    class Meta:
+        ordering = ["schedule", "-position"]
+
+    def __str__(self) -> str:
+        return f"{self.schedule}: {self.name}"
+
+
+class LayerMember(models.Model):
+    layer = models.ForeignKey(Layer, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["layer", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["layer", "position"], name="one_user_per_turn_slot")
+        ]
+
+
+class Override(models.Model):
+    """Puts a user on call for a period; wins over every layer."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="overrides")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+
+    class Meta:
+        ordering = ["start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="override_ends_after_start"
+            )
+        ]
+
+
+class EscalationPolicy(models.Model):
+    """Ordered steps saying who is paged, and when, until someone acknowledges."""
+
+    name = models.CharField(max_length=100)
+    team = models.ForeignKey(
+        "accounts.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="escalation_policies",
+    )
+    repeat = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(9)],
+        help_text="How many more times to run the steps if nobody acknowledges (0-9).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "escalation policies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EscalationStep(models.Model):
+    policy = models.ForeignKey(EscalationPolicy, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField()
+    delay_minutes = models.PositiveIntegerField(
+        default=5, help_text="Minutes to wait for an acknowledgement before the next step."
+    )
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True)
+    schedules = models.ManyToManyField(Schedule, blank=True)
+    teams = models.ManyToManyField("accounts.Team", blank=True)
+
+    class Meta:
+        ordering = ["policy", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "position"], name="one_step_per_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy} step {self.position + 1}"

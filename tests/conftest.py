@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from config.celery import app as celery_app
+from tests.factories import UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With CI=true the suite must run on PostgreSQL and a Redis broker: fail, not skip."""
+    if os.environ.get("CI", "").lower() not in ("1", "true", "yes"):
+        return
+    problems = []
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        problems.append("DATABASE_URL must point at PostgreSQL when CI=true")
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        problems.append("CELERY_BROKER_URL must point at Redis when CI=true")
+    if problems:
+        raise pytest.UsageError("; ".join(problems))
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery_unless_worker(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tasks run inline by default; tests that ask for ``celery_worker`` use the real one."""
+    eager = "celery_worker" not in request.fixturenames
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = eager
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _worker_env(database_name: str) -> dict[str, str]:
+    env = dict(os.environ)
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        env["DATABASE_URL"] = (
+            f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
+            f"{db['PORT'] or 5432}/{database_name}"
+        )
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{database_name}"
+    env["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
+    env["CELERY_RESULT_BACKEND"] = settings.CELERY_RESULT_BACKEND
+    for name in ("SNS_CERT_URL_PATTERN", "SNS_SUBSCRIBE_URL_PATTERN"):
+        env[name] = getattr(settings, name)
+    return env
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Any]:
+    """A real Celery worker in its own process, on the configured broker and the test DB."""
+    database_name = settings.DATABASES["default"]["NAME"]
+    with celery_app.connection_for_write() as conn:
+        # Drop leftovers from an earlier run so the worker starts on an empty queue.
+        conn.default_channel.queue_purge("celery")  # type: ignore[attr-defined]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
+         "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip",
+         "--without-mingle"],
+        cwd=ROOT,
+        env=_worker_env(database_name),
+    )  # fmt: skip
+    try:
+        # Wait until it consumes: a ping task round-trips through broker and backend.
+        celery_app.conf.task_always_eager = False
+        deadline = time.monotonic() + 60
+        result = celery_app.send_task("klaxon.ping", args=["ready"])
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"celery worker exited with {proc.returncode}")
+            if result.ready():
+                break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("celery worker did not answer within 60 s")
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def celery_worker(celery_worker_process: Any, transactional_db: Any) -> Any:
+    """Per-test handle on the shared worker; data must be committed for it to see it."""
+    return celery_worker_process
+
+
+@pytest.fixture
+def user(db: Any) -> Any:
+    return UserFactory(username="responder")
+
+
+@pytest.fixture
+def signed_in(client: Client, user: Any) -> Client:
+    client.force_login(user)
+    return client
