@@ -7,11 +7,14 @@ variable below switches one part to the real thing; nothing else changes.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Any
 
 import environ
+
+from integrations.sources import sns as sns_patterns
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("KLAXON_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -112,7 +115,8 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     # A file, not memory, so a Celery worker process in the tests sees the same data.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # Named per process so two test runs on one checkout do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://klaxon")}
@@ -194,11 +198,11 @@ TWILIO_OUTBOX_MODE = not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)
 SNS_VERIFY_SIGNATURES = env.bool("SNS_VERIFY_SIGNATURES", default=True)
 SNS_CERT_URL_PATTERN: str = env.str(
     "SNS_CERT_URL_PATTERN",
-    default=r"https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[^?#]*\.pem",
+    default=sns_patterns.DEFAULT_CERT_URL_PATTERN,
 )
 SNS_SUBSCRIBE_URL_PATTERN: str = env.str(
     "SNS_SUBSCRIBE_URL_PATTERN",
-    default=r"https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/\?([^#]*&)?Action=ConfirmSubscription(&[^#]*)?",
+    default=sns_patterns.DEFAULT_SUBSCRIBE_URL_PATTERN,
 )
 SNS_AUTO_CONFIRM = env.bool("SNS_AUTO_CONFIRM", default=True)
 SNS_FETCH_TIMEOUT = env.float("SNS_FETCH_TIMEOUT", default=5.0)

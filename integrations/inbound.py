@@ -68,11 +68,16 @@ class _Request:
             integration=self.integration,
             received_at=self.received_at,
             source_ip=self.source_ip,
-            headers=self.headers,
-            body=self.body.decode("utf-8", errors="replace"),
+            headers={_storable(k): _storable(v) for k, v in self.headers.items()},
+            body=_storable(self.body.decode("utf-8", errors="replace")),
             body_size=len(self.body),
-            **fields,
+            **{k: _storable(v) if isinstance(v, str) else v for k, v in fields.items()},
         )
+
+
+def _storable(text: str) -> str:
+    # PostgreSQL text cannot hold NUL; the log keeps a visible stand-in instead.
+    return text.replace("\x00", "\ufffd")
 
 
 def receive(
@@ -102,6 +107,8 @@ def receive(
         envelope = sns.parse_envelope(body)
     except sns.SnsError as exc:
         return _reject(request, 400, exc.reason)
+    if any("\x00" in value for value in envelope.raw.values() if isinstance(value, str)):
+        return _reject(request, 400, "malformed message: NUL characters are not allowed in SNS")
 
     seen = {
         "message_type": envelope.type,

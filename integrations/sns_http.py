@@ -29,6 +29,7 @@ from cryptography import x509
 
 from integrations.sources.sns import (
     DEFAULT_CERT_URL_PATTERN,
+    DEFAULT_SUBSCRIBE_URL_PATTERN,
     CertificateFetchFailed,
     CertificateUrlNotAllowed,
     check_certificate_url,
@@ -43,10 +44,6 @@ __all__ = [
     "visit_subscribe_url",
 ]
 
-DEFAULT_SUBSCRIBE_URL_PATTERN: Final = (
-    r"https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/"
-    r"\?([^#]*&)?Action=ConfirmSubscription(&[^#]*)?"
-)
 DEFAULT_TIMEOUT: Final = 5.0
 MAX_RESPONSE_BYTES: Final = 64 * 1024
 CERT_CACHE_SECONDS: Final = 24 * 60 * 60

@@ -15,7 +15,6 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Team, User
-from config.celery import app as celery_app
 from integrations.models import Integration
 from schedules.models import EscalationPolicy, Schedule
 from tests.conftest import ROOT
@@ -92,13 +91,8 @@ def test_readyz_is_ok_when_database_and_broker_answer(client: Client) -> None:
     assert response.json()["broker"] == "ok"
 
 
-def test_readyz_names_the_broker_when_it_does_not_answer(
-    client: Client, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    closed = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    # Celery reads CELERY_BROKER_URL from the environment before its own config.
-    monkeypatch.setenv("CELERY_BROKER_URL", closed)
-    monkeypatch.setattr(celery_app.conf, "broker_url", closed)
+def test_readyz_names_the_broker_when_it_does_not_answer(client: Client, settings: Any) -> None:
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     response = client.get("/readyz")
     assert response.status_code == 503
     body = response.json()

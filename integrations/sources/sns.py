@@ -42,7 +42,14 @@ __all__ = [
     "verify_signature",
 ]
 
-DEFAULT_CERT_URL_PATTERN: Final = r"https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[^?#]*\.pem"
+# The host is sns.<region>.amazonaws.com[.cn] with a real region shape (us-east-1,
+# us-gov-west-1, cn-north-1): a looser host part would also admit S3 website hosts such
+# as sns.s3-us-west-2.amazonaws.com, which anyone with a bucket named "sns" controls.
+SNS_HOST_PATTERN: Final = r"sns\.[a-z]{2}(-[a-z]+)+-[0-9]+\.amazonaws\.com(\.cn)?"
+DEFAULT_CERT_URL_PATTERN: Final = rf"https://{SNS_HOST_PATTERN}/[^?#]*\.pem"
+DEFAULT_SUBSCRIBE_URL_PATTERN: Final = (
+    rf"https://{SNS_HOST_PATTERN}/\?([^#]*&)?Action=ConfirmSubscription(&[^#]*)?"
+)
 
 NOTIFICATION: Final = "Notification"
 SUBSCRIPTION_CONFIRMATION: Final = "SubscriptionConfirmation"

@@ -1,0 +1,462 @@
+"""The inbound path end to end: signed SNS requests to an integration URL, the Inbound
+Log row each leaves, and the incidents they open, append to and resolve."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.db import OperationalError, connection
+from django.db.backends.utils import CursorWrapper
+from django.test import Client
+
+from incidents.models import Incident, IncidentEvent
+from integrations.models import InboundMessage, Integration
+from tests.conftest import FIXTURES
+from tests.factories import IntegrationFactory
+from tests.sns_peer import SnsPeer
+from tests.sns_signing import DEFAULT_TOPIC_ARN, sign_body, signed_envelope
+
+pytestmark = pytest.mark.django_db
+
+ALARM_FIXTURE = FIXTURES / "cloudwatch/alarm_message_console_signin_failures_alarm.json"
+OK_FIXTURE = FIXTURES / "cloudwatch/alarm_message_console_signin_failures_ok.json"
+ALARM_ARN = "arn:aws:cloudwatch:eu-west-1:111122223333:alarm:ConsoleSignInFailures"
+
+
+def alarm_message(
+    state: str = "ALARM", at: str = "2026-11-21T03:15:12.884+0000", **extra: Any
+) -> str:
+    data = json.loads((OK_FIXTURE if state == "OK" else ALARM_FIXTURE).read_text())
+    data.update({"NewStateValue": state, "StateChangeTime": at, **extra})
+    return json.dumps(data)
+
+
+@dataclass
+class Sns:
+    """Posts SNS deliveries to one integration, signed with our test certificate, whose
+    certificate the local SNS peer serves to Klaxon's fetcher."""
+
+    client: Client
+    peer: SnsPeer
+    integration: Integration
+
+    def envelope(self, message: str = "", **kwargs: Any) -> dict[str, Any]:
+        kwargs.setdefault("cert_url", self.peer.cert_url)
+        return signed_envelope(message=message, **kwargs)
+
+    def post_body(self, body: bytes | str, path: str | None = None, **extra: Any) -> Any:
+        return self.client.post(
+            path or self.integration.inbound_path,
+            data=body,
+            # SNS says UTF-8; the test client passes raw bytes through only for "utf-8".
+            content_type="text/plain; charset=utf-8",
+            **extra,
+        )
+
+    def post(self, envelope: dict[str, Any], **extra: Any) -> Any:
+        return self.post_body(json.dumps(envelope), **extra)
+
+    def alarm(
+        self, state: str = "ALARM", at: str = "2026-11-21T03:15:12.884+0000", **kw: Any
+    ) -> Any:
+        return self.post(self.envelope(alarm_message(state, at, **kw)))
+
+    def row(self) -> InboundMessage:
+        return InboundMessage.objects.latest("id")
+
+
+@pytest.fixture
+def peer() -> Iterator[SnsPeer]:
+    peer = SnsPeer().start()
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture
+def sns(client: Client, peer: SnsPeer, settings: Any) -> Sns:
+    settings.SNS_CERT_URL_PATTERN = peer.cert_url_pattern
+    settings.SNS_SUBSCRIBE_URL_PATTERN = peer.subscribe_url_pattern
+    from integrations.sns_http import clear_certificate_cache
+
+    clear_certificate_cache()
+    return Sns(client, peer, IntegrationFactory())
+
+
+# --- subscription --------------------------------------------------------------------
+
+
+def test_subscription_confirmation_is_logged_and_confirmed_automatically(
+    sns: Sns, django_capture_on_commit_callbacks: Any
+) -> None:
+    envelope = sns.envelope(
+        "You have chosen to subscribe to the topic.",
+        type="SubscriptionConfirmation",
+        subscribe_url=sns.peer.subscribe_url(DEFAULT_TOPIC_ARN),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = sns.post(envelope)
+    assert response.status_code == 200
+    row = sns.row()
+    assert row.message_type == "SubscriptionConfirmation"
+    assert row.subscribe_url == envelope["SubscribeURL"]
+    assert row.outcome == "subscription_confirmed"
+    assert row.confirm_status == 200
+    assert row.confirm_result.startswith(f"confirmed: {DEFAULT_TOPIC_ARN}:")
+    integration = Integration.objects.get(pk=sns.integration.pk)
+    assert integration.subscription_status == "confirmed"
+    assert integration.topic_arn == DEFAULT_TOPIC_ARN
+    assert sns.peer.hits["/"] == 1
+
+
+def test_without_auto_confirm_the_subscription_waits_for_a_click(
+    sns: Sns, settings: Any, django_capture_on_commit_callbacks: Any, user: Any
+) -> None:
+    settings.SNS_AUTO_CONFIRM = False
+    envelope = sns.envelope(
+        "confirm me",
+        type="SubscriptionConfirmation",
+        subscribe_url=sns.peer.subscribe_url(DEFAULT_TOPIC_ARN),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sns.post(envelope).status_code == 200
+    row = sns.row()
+    assert row.outcome == "subscription_pending"
+    assert sns.peer.hits["/"] == 0
+    assert Integration.objects.get(pk=sns.integration.pk).subscription_status == "pending"
+
+    sns.client.force_login(user)
+    response = sns.client.post(f"/integrations/inbound-log/{row.pk}/confirm/")
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert row.outcome == "subscription_confirmed"
+    assert Integration.objects.get(pk=sns.integration.pk).subscription_status == "confirmed"
+
+
+def test_a_subscribe_url_off_the_sns_hosts_is_never_visited(
+    sns: Sns, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.SNS_SUBSCRIBE_URL_PATTERN = r"https://sns\.[a-z0-9-]+\.amazonaws\.com/\?.*"
+    envelope = sns.envelope(
+        "confirm me",
+        type="SubscriptionConfirmation",
+        subscribe_url=sns.peer.subscribe_url(DEFAULT_TOPIC_ARN),  # the peer, not allowed now
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sns.post(envelope).status_code == 200
+    row = sns.row()
+    assert row.outcome == "subscription_pending"
+    assert "not allowed" in row.confirm_result
+    assert sns.peer.hits["/"] == 0
+
+
+def test_unsubscribe_confirmation_marks_the_integration_unsubscribed(sns: Sns) -> None:
+    envelope = sns.envelope(
+        "You have chosen to deactivate subscription.",
+        type="UnsubscribeConfirmation",
+        subscribe_url=sns.peer.subscribe_url(DEFAULT_TOPIC_ARN),
+    )
+    assert sns.post(envelope).status_code == 200
+    assert sns.row().outcome == "unsubscribed"
+    assert Integration.objects.get(pk=sns.integration.pk).subscription_status == "unsubscribed"
+
+
+def test_topic_is_pinned_and_other_topics_are_rejected(sns: Sns) -> None:
+    assert sns.alarm().status_code == 200
+    assert Integration.objects.get(pk=sns.integration.pk).topic_arn == DEFAULT_TOPIC_ARN
+    other = "arn:aws:sns:us-east-1:999999999999:someone-else"
+    response = sns.post(sns.envelope(alarm_message(at="2026-11-21T04:00:00Z"), topic_arn=other))
+    assert response.status_code == 403
+    assert "wrong topic" in response.content.decode()
+    row = sns.row()
+    assert row.outcome == "rejected" and other in row.reason
+    assert Incident.objects.get().alarm_count == 1
+
+
+# --- CloudWatch alarms ------------------------------------------------------------------
+
+
+def test_alarm_opens_an_incident_titled_after_the_alarm(sns: Sns) -> None:
+    response = sns.alarm()
+    assert response.status_code == 200
+    incident = Incident.objects.get()
+    assert incident.state == "triggered"
+    assert incident.title == "ConsoleSignInFailures"
+    assert incident.dedup_key == ALARM_ARN
+    assert incident.details["account_id"] == "111122223333"
+    assert incident.details["region_code"] == "eu-west-1"
+    assert "ConsoleSigninFailureCount" in incident.details["metric_summary"]
+    row = sns.row()
+    assert (row.outcome, row.incident_id) == ("created", incident.pk)
+    assert list(incident.events.values_list("kind", flat=True)) == ["triggered"]
+
+
+def test_repeated_alarm_appends_to_the_open_incident(sns: Sns) -> None:
+    sns.alarm(at="2026-11-21T03:15:12.884+0000")
+    sns.alarm(at="2026-11-21T03:20:12.884+0000")
+    sns.alarm(at="2026-11-21T03:25:12Z")
+    incident = Incident.objects.get()
+    assert incident.alarm_count == 3
+    assert incident.state == "triggered"
+    assert [r.outcome for r in InboundMessage.objects.order_by("id")] == [
+        "created",
+        "appended",
+        "appended",
+    ]
+    kinds = list(incident.events.values_list("kind", flat=True))
+    assert kinds == ["triggered", "appended", "appended"]
+
+
+def test_ok_resolves_the_open_incident_by_source(sns: Sns) -> None:
+    sns.alarm(at="2026-11-21T03:15:12.884+0000")
+    assert sns.alarm("OK", at="2026-11-21T03:20:12.901+0000").status_code == 200
+    incident = Incident.objects.get()
+    assert incident.state == "resolved" and incident.resolved_by is None
+    resolved = incident.events.get(kind="resolved")
+    assert resolved.channel == "source" and "Resolved by source" in resolved.message
+    assert sns.row().outcome == "resolved"
+    # The next ALARM is a new problem: a new incident.
+    sns.alarm(at="2026-11-21T05:00:00Z")
+    assert Incident.objects.count() == 2
+
+
+def test_alarm_older_than_the_last_state_is_stale_and_changes_nothing(sns: Sns) -> None:
+    sns.alarm(at="2026-11-21T03:15:12.884+0000")
+    sns.alarm("OK", at="2026-11-21T03:20:12Z")
+    # SNS delivered an earlier ALARM late: it must not reopen anything.
+    assert sns.alarm(at="2026-11-21T03:17:00Z").status_code == 200
+    row = sns.row()
+    assert row.outcome == "stale" and "older than the last state" in row.reason
+    assert Incident.objects.count() == 1
+    assert Incident.objects.get().state == "resolved"
+
+
+def test_late_ok_does_not_resolve_a_newer_alarm(sns: Sns) -> None:
+    sns.alarm(at="2026-11-21T03:30:00Z")
+    sns.alarm("OK", at="2026-11-21T03:20:00Z")
+    assert sns.row().outcome == "stale"
+    assert Incident.objects.get().state == "triggered"
+
+
+def test_insufficient_data_is_ignored_unless_the_integration_says_otherwise(sns: Sns) -> None:
+    sns.alarm("INSUFFICIENT_DATA")
+    assert sns.row().outcome == "ignored"
+    assert not Incident.objects.exists()
+    Integration.objects.filter(pk=sns.integration.pk).update(insufficient_data_as_alarm=True)
+    sns.alarm("INSUFFICIENT_DATA", at="2026-11-21T04:00:00Z")
+    assert sns.row().outcome == "created"
+    assert Incident.objects.get().state == "triggered"
+
+
+def test_security_mode_only_notes_ok_and_a_person_resolves(sns: Sns) -> None:
+    Integration.objects.filter(pk=sns.integration.pk).update(security_mode=True)
+    sns.alarm(at="2026-11-21T03:15:00Z")
+    sns.alarm("OK", at="2026-11-21T03:20:00Z")
+    incident = Incident.objects.get()
+    assert incident.state == "triggered"
+    assert sns.row().outcome == "noted"
+    assert incident.events.filter(kind="source_ok").exists()
+
+
+def test_ok_without_an_open_incident_is_ignored(sns: Sns) -> None:
+    sns.alarm("OK")
+    assert sns.row().outcome == "ignored"
+    assert not Incident.objects.exists()
+
+
+def test_plain_text_message_opens_an_incident_with_the_text(sns: Sns) -> None:
+    response = sns.post(sns.envelope("Disk full on db-1\nplease look", subject="Disk alert"))
+    assert response.status_code == 200
+    incident = Incident.objects.get()
+    assert incident.title == "Disk alert"
+    assert "Disk full on db-1" in incident.description
+    sns.post(sns.envelope(json.dumps({"hello": "world"})))
+    assert Incident.objects.count() == 2
+    assert Incident.objects.order_by("-id")[0].title == '{"hello": "world"}'
+
+
+def test_same_message_id_twice_is_a_duplicate_delivery(sns: Sns) -> None:
+    envelope = sns.envelope(alarm_message())
+    assert sns.post(envelope).status_code == 200
+    response = sns.post(envelope)
+    assert response.status_code == 200
+    assert "duplicate delivery" in response.content.decode()
+    assert sns.row().outcome == "duplicate"
+    assert Incident.objects.get().alarm_count == 1
+    assert InboundMessage.objects.count() == 2
+
+
+# --- bad input -----------------------------------------------------------------------
+
+
+def _tampered(sns: Sns) -> dict[str, Any]:
+    envelope = sns.envelope(alarm_message())
+    envelope["Message"] = envelope["Message"].replace("ConsoleSignInFailures", "Harmless")
+    return envelope
+
+
+BAD_INPUTS: list[tuple[str, Any, int, str]] = [
+    ("malformed JSON", lambda sns: b"{not json", 400, "malformed JSON"),
+    ("missing field", lambda sns: {"Type": "Notification"}, 400, "missing field"),
+    ("unknown Type", lambda sns: {**sns.envelope("x"), "Type": "Bogus"}, 400, "unknown Type"),
+    ("bad signature", _tampered, 403, "bad signature"),
+    ("NUL character", lambda sns: sns.envelope("a\x00b"), 400, "NUL characters"),
+    (
+        "certificate URL not allowed",
+        lambda sns: sns.envelope("x", cert_url="https://evil.example/cert.pem"),
+        403,
+        "certificate URL not allowed",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "make", "status", "reason"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS]
+)
+def test_bad_input_gets_a_clear_4xx_and_is_kept_in_the_log(
+    sns: Sns, case: str, make: Any, status: int, reason: str
+) -> None:
+    body = make(sns)
+    response = sns.post_body(body if isinstance(body, bytes) else json.dumps(body))
+    assert response.status_code == status
+    assert reason in response.content.decode()
+    row = sns.row()
+    assert row.outcome == "rejected" and reason in row.reason
+    assert row.body_size == len(body if isinstance(body, bytes) else json.dumps(body))
+    assert not Incident.objects.exists()
+
+
+def test_disallowed_certificate_url_is_never_fetched(sns: Sns) -> None:
+    evil = sns.envelope("x", cert_url=sns.peer.base + "/not-a-cert.txt")
+    assert sns.post(evil).status_code == 403
+    assert sum(sns.peer.hits.values()) == 0
+
+
+def test_certificate_is_fetched_once_and_cached(sns: Sns) -> None:
+    for minute in range(3):
+        sns.alarm(at=f"2026-11-21T04:0{minute}:00Z")
+    assert sns.peer.hits["/SimpleNotificationService-test.pem"] == 1
+
+
+def test_disabled_integration_rejects_and_logs(sns: Sns) -> None:
+    Integration.objects.filter(pk=sns.integration.pk).update(enabled=False)
+    response = sns.alarm()
+    assert response.status_code == 403
+    assert sns.row().reason == "integration is disabled"
+    assert not Incident.objects.exists()
+
+
+def test_body_over_256_kib_is_413_and_logged(sns: Sns) -> None:
+    response = sns.post_body(b"x" * (256 * 1024 + 1))
+    assert response.status_code == 413
+    row = sns.row()
+    assert row.outcome == "rejected" and row.reason == "body over 256 KiB"
+
+
+def test_get_is_405_and_logged(sns: Sns) -> None:
+    response = sns.client.get(sns.integration.inbound_path)
+    assert response.status_code == 405
+    assert "method GET not allowed" in sns.row().reason
+
+
+def test_unknown_token_is_404_and_stores_nothing(sns: Sns) -> None:
+    response = sns.post(sns.envelope(alarm_message()), path="/in/not-a-real-token/")
+    assert response.status_code == 404
+    assert not InboundMessage.objects.exists()
+
+
+def test_rotated_url_answers_404_and_the_new_one_works(sns: Sns) -> None:
+    from integrations.services import integration_rotate_token
+
+    old_path = sns.integration.inbound_path
+    integration_rotate_token(integration=sns.integration)
+    assert sns.post(sns.envelope(alarm_message()), path=old_path).status_code == 404
+    assert sns.alarm().status_code == 200
+
+
+def test_database_down_answers_503_so_sns_retries(
+    sns: Sns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    envelope = sns.envelope(alarm_message())
+    real_execute = CursorWrapper.execute
+
+    def down(self: CursorWrapper, sql: str, params: Any = None) -> Any:
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE")):
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_execute(self, sql, params)
+
+    monkeypatch.setattr(CursorWrapper, "execute", down)
+    response = sns.post(envelope)
+    monkeypatch.undo()
+    assert response.status_code == 503
+    assert not Incident.objects.exists()
+    # When the database is back, SNS's retry of the same message is applied.
+    assert sns.post(envelope).status_code == 200
+    assert Incident.objects.count() == 1
+
+
+def test_no_input_produces_a_500(sns: Sns) -> None:
+    rng = random.Random(20261121)
+    good = json.dumps(sns.envelope(alarm_message())).encode()
+    for _ in range(150):
+        body = bytearray(good)
+        for _ in range(rng.randint(1, 6)):
+            body[rng.randrange(len(body))] = rng.randrange(256)
+        response = sns.post_body(bytes(body))
+        assert response.status_code < 500, (response.status_code, bytes(body)[:200])
+    assert InboundMessage.objects.count() == 150
+
+
+def test_resigned_envelope_with_new_fields_still_verifies(sns: Sns) -> None:
+    envelope = sns.envelope(alarm_message())
+    envelope["Message"] = alarm_message(at="2026-11-21T06:00:00Z")
+    assert sns.post(sign_body(envelope)).status_code == 200
+
+
+# --- concurrency (PostgreSQL) --------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_identical_alarms_at_the_same_instant_open_exactly_one_incident(
+    sns: Sns, live_server: Any
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers; the race needs PostgreSQL")
+    import http.client
+    from urllib.parse import urlsplit
+
+    host = urlsplit(live_server.url)
+    rounds, threads = 8, 4
+    statuses: list[int] = []
+    for n in range(rounds):
+        message = alarm_message(at="2026-11-21T03:15:12.884+0000", AlarmArn=f"{ALARM_ARN}-{n}")
+        bodies = [json.dumps(sns.envelope(message)).encode() for _ in range(threads)]
+        barrier = threading.Barrier(threads)
+
+        def send(body: bytes, barrier: threading.Barrier = barrier) -> None:
+            conn = http.client.HTTPConnection(host.hostname, host.port, timeout=30)
+            barrier.wait()
+            conn.request(
+                "POST", sns.integration.inbound_path, body, {"Content-Type": "text/plain"}
+            )
+            statuses.append(conn.getresponse().status)
+            conn.close()
+
+        workers = [threading.Thread(target=send, args=(b,)) for b in bodies]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    assert statuses == [200] * rounds * threads
+    assert Incident.objects.count() == rounds
+    for incident in Incident.objects.all():
+        assert incident.alarm_count == threads
+    outcomes = list(InboundMessage.objects.values_list("outcome", flat=True))
+    assert outcomes.count("created") == rounds
+    assert outcomes.count("appended") == rounds * (threads - 1)
+    assert IncidentEvent.objects.filter(kind="triggered").count() == rounds
