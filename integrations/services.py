@@ -37,10 +37,14 @@ def integration_rebind_topic(*, integration: Integration) -> Integration:
     return integration
 
 
-def subscription_confirm(*, inbound_message_id: int) -> InboundMessage:
+def subscription_confirm(*, inbound_message_id: int) -> tuple[InboundMessage, bool]:
     """Visit a SubscriptionConfirmation's SubscribeURL (only if it is an allowed SNS URL)
-    and record the answer; on success the subscription is confirmed and its topic pinned."""
+    and record the answer; on success the subscription is confirmed and its topic pinned.
+
+    Returns the row and whether the failure (if any) is worth retrying."""
     row = InboundMessage.objects.select_related("integration").get(pk=inbound_message_id)
+    if row.outcome == InboundMessage.Outcome.SUBSCRIPTION_CONFIRMED:
+        return row, False  # a duplicated task or a second click: already done
     result = visit_subscribe_url(row.subscribe_url)
     with transaction.atomic():
         row = InboundMessage.objects.select_for_update().get(pk=inbound_message_id)
@@ -75,7 +79,7 @@ def subscription_confirm(*, inbound_message_id: int) -> InboundMessage:
                 row.outcome = InboundMessage.Outcome.SUBSCRIPTION_CONFIRMED
                 fields.append("outcome")
         row.save(update_fields=fields)
-    return row
+    return row, result.transient
 
 
 def test_alarm_message(*, integration: Integration, state: str = "ALARM") -> str:

@@ -280,6 +280,13 @@ class ConfirmResult:
     def ok(self) -> bool:
         return not self.error and bool(self.subscription_arn)
 
+    @property
+    def transient(self) -> bool:
+        """No answer, throttled or a server error: worth trying again later."""
+        if self.ok or self.error.startswith("SubscribeURL not allowed"):
+            return False
+        return self.status is None or self.status == 429 or self.status >= 500
+
 
 def _truncate(text: str) -> str:
     return text if len(text) <= _ERROR_MAX else text[: _ERROR_MAX - 3] + "..."

@@ -63,8 +63,11 @@ def _worker_env(database_name: str) -> dict[str, str]:
         env["DATABASE_URL"] = f"sqlite:///{database_name}"
     env["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL
     env["CELERY_RESULT_BACKEND"] = settings.CELERY_RESULT_BACKEND
-    for name in ("SNS_CERT_URL_PATTERN", "SNS_SUBSCRIBE_URL_PATTERN"):
-        env[name] = getattr(settings, name)
+    # The worker outlives any one test's local SNS peer: allow every loopback port.
+    env["SNS_CERT_URL_PATTERN"] = r"http://127\.0\.0\.1:[0-9]+/[^?#]*\.pem"
+    env["SNS_SUBSCRIBE_URL_PATTERN"] = (
+        r"http://127\.0\.0\.1:[0-9]+/\?([^#]*&)?Action=ConfirmSubscription(&[^#]*)?"
+    )
     return env
 
 

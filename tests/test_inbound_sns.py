@@ -460,3 +460,44 @@ def test_identical_alarms_at_the_same_instant_open_exactly_one_incident(
     assert outcomes.count("created") == rounds
     assert outcomes.count("appended") == rounds * (threads - 1)
     assert IncidentEvent.objects.filter(kind="triggered").count() == rounds
+
+
+def test_confirmation_failures_say_whether_a_retry_can_help(sns: Sns, settings: Any) -> None:
+    """No answer from SNS is worth retrying (the task does, finitely); a URL we refuse to
+    visit, or a 4xx from SNS, is final."""
+    import socket
+
+    from integrations.services import subscription_confirm
+
+    with socket.socket() as probe:  # a port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    settings.SNS_AUTO_CONFIRM = False
+    settings.SNS_SUBSCRIBE_URL_PATTERN = r"http://127\.0\.0\.1:[0-9]+/\?.*"
+
+    def pending_row(url: str) -> InboundMessage:
+        envelope = sns.envelope("c", type="SubscriptionConfirmation", subscribe_url=url)
+        assert sns.post(envelope).status_code == 200
+        return sns.row()
+
+    dead = pending_row(f"http://127.0.0.1:{closed_port}/?Action=ConfirmSubscription&Token=t")
+    row, transient = subscription_confirm(inbound_message_id=dead.pk)
+    assert transient and "could not reach SubscribeURL" in row.confirm_result
+    assert row.outcome == "subscription_pending"
+
+    missing = pending_row(f"{sns.peer.base}/?Action=Nope&Token=t")
+    row, transient = subscription_confirm(inbound_message_id=missing.pk)
+    assert not transient and row.confirm_status == 404
+
+    settings.SNS_SUBSCRIBE_URL_PATTERN = r"https://sns\.us-east-1\.amazonaws\.com/\?.*"
+    row, transient = subscription_confirm(inbound_message_id=missing.pk)
+    assert not transient and "not allowed" in row.confirm_result
+
+    settings.SNS_SUBSCRIBE_URL_PATTERN = sns.peer.subscribe_url_pattern
+    good = pending_row(sns.peer.subscribe_url(DEFAULT_TOPIC_ARN))
+    row, transient = subscription_confirm(inbound_message_id=good.pk)
+    assert row.outcome == "subscription_confirmed" and not transient
+    # A duplicated task does not visit the URL again.
+    hits = sns.peer.hits["/"]
+    subscription_confirm(inbound_message_id=good.pk)
+    assert sns.peer.hits["/"] == hits
