@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -52,8 +53,13 @@ class IncidentDetailSerializer(IncidentSerializer):
 @extend_schema_view(
     list=extend_schema(
         parameters=[
-            OpenApiParameter("integration", int),
-            OpenApiParameter("state", str, enum=Incident.State.values),
+            OpenApiParameter("integration", int, description="Only this integration's incidents"),
+            OpenApiParameter(
+                "state",
+                str,
+                enum=[state for state in selectors.LIST_STATES if state != "all"],
+                description='One state, or "open" for triggered and acknowledged ones',
+            ),
         ]
     )
 )
@@ -65,12 +71,19 @@ class IncidentViewSet(
     """Incidents, newest first; acknowledge and resolve them."""
 
     def get_queryset(self) -> QuerySet[Incident]:
+        if self.action != "list":
+            return selectors.incident_list()  # filters narrow the list, never a lookup
         params = self.request.query_params
+        state = params.get("state", "")
         integration = params.get("integration", "")
-        return selectors.incident_list(
-            state=params.get("state", ""),
-            integration_id=int(integration) if integration.isdigit() else None,
-        )
+        integration_id = selectors.parse_id(integration)
+        # A filter we cannot apply is an error, not "everything": a script asking for
+        # ?state=triggred must not page through every incident believing it filtered.
+        if state and state not in selectors.LIST_STATES:
+            raise ValidationError({"state": [f"Not one of {', '.join(selectors.LIST_STATES)}."]})
+        if integration and integration_id is None:
+            raise ValidationError({"integration": ["An integration id (a whole number)."]})
+        return selectors.incident_list(state=state, integration_id=integration_id)
 
     def get_serializer_class(self) -> type[IncidentSerializer]:
         return IncidentDetailSerializer if self.action != "list" else IncidentSerializer

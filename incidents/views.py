@@ -4,8 +4,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from incidents import selectors, services
@@ -16,15 +17,14 @@ from integrations.models import Integration
 @login_required
 def incident_list(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state", "open")
-    if state == "open":
-        incidents = selectors.incident_list().exclude(state=Incident.State.RESOLVED)
-    else:
-        incidents = selectors.incident_list(state=state)
+    if state not in selectors.LIST_STATES:
+        state = "open"  # a mistyped link shows the default tab, not an unlabelled list
+    incidents = selectors.incident_list(state=state)
     page = Paginator(incidents, 50).get_page(request.GET.get("page"))
     counts = dict(Incident.objects.values_list("state").annotate(n=Count("id")).order_by())
     unsubscribed = Integration.objects.filter(
         subscription_status=Integration.Subscription.UNSUBSCRIBED, enabled=True
-    )
+    ).only("id", "name")
     return render(
         request,
         "incidents/list.html",
@@ -33,6 +33,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
             "state": state,
             "counts": counts,
             "open_count": counts.get("triggered", 0) + counts.get("acknowledged", 0),
+            "all_count": sum(counts.values()),
             "unsubscribed": unsubscribed,
         },
     )
@@ -40,9 +41,21 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    incident = get_object_or_404(Incident.objects.select_related("integration"), pk=pk)
+    incident = get_object_or_404(
+        Incident.objects.select_related("integration", "acknowledged_by", "resolved_by"), pk=pk
+    )
     events = incident.events.select_related("actor")
     return render(request, "incidents/detail.html", {"incident": incident, "events": events})
+
+
+def _back(request: HttpRequest, incident: Incident) -> HttpResponseRedirect:
+    """Where a button on the list sent us from; only a path on this site is followed."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return HttpResponseRedirect(target)
+    return HttpResponseRedirect(incident.get_absolute_url())
 
 
 @login_required
@@ -54,7 +67,7 @@ def incident_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     messages.success(
         request, f"Incident #{incident.pk} is {incident.get_state_display().lower()}."
     )
-    return redirect(request.POST.get("next") or incident.get_absolute_url())
+    return _back(request, incident)
 
 
 @login_required
@@ -66,7 +79,7 @@ def incident_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     messages.success(
         request, f"Incident #{incident.pk} is {incident.get_state_display().lower()}."
     )
-    return redirect(request.POST.get("next") or incident.get_absolute_url())
+    return _back(request, incident)
 
 
 @login_required

@@ -6,9 +6,11 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from incidents.selectors import parse_id
 from integrations import services
 from integrations.masking import display_body
 from integrations.models import InboundMessage, Integration
@@ -107,9 +109,21 @@ class InboundMessageViewSet(
 
     def get_queryset(self) -> QuerySet[InboundMessage]:
         rows = InboundMessage.objects.all()
+        if self.action != "list":
+            return rows  # filters narrow the list, never a lookup
         params: Any = self.request.query_params
-        if str(params.get("integration", "")).isdigit():
-            rows = rows.filter(integration_id=int(params["integration"]))
-        if params.get("outcome") in InboundMessage.Outcome.values:
-            rows = rows.filter(outcome=params["outcome"])
+        integration = params.get("integration", "")
+        outcome = params.get("outcome", "")
+        integration_id = parse_id(integration)
+        # A filter we cannot apply is an error, not "every row".
+        if integration and integration_id is None:
+            raise ValidationError({"integration": ["An integration id (a whole number)."]})
+        if outcome and outcome not in InboundMessage.Outcome.values:
+            raise ValidationError(
+                {"outcome": [f"Not one of {', '.join(InboundMessage.Outcome.values)}."]}
+            )
+        if integration_id is not None:
+            rows = rows.filter(integration_id=integration_id)
+        if outcome:
+            rows = rows.filter(outcome=outcome)
         return rows.order_by("-id")

@@ -7,15 +7,17 @@ import json
 import re
 from typing import Any
 
-_UNSUBSCRIBE_KEYS = ("UnsubscribeURL", "UnsubscribeUrl")
-_UNSUBSCRIBE_IN_TEXT = re.compile(r"(Action=Unsubscribe[^\s\"]*SubscriptionArn=)[^\s\"&]+")
+_UNSUBSCRIBE_KEY = "unsubscribeurl"
+_UNSUBSCRIBE_IN_TEXT = re.compile(
+    r"(Action=Unsubscribe[^\s\"]*SubscriptionArn=)[^\s\"&]+", re.IGNORECASE
+)
 MASK = "(masked: opening this link would unsubscribe Klaxon)"
 
 
 def masked_json(data: Any) -> Any:
     if isinstance(data, dict):
         return {
-            key: MASK if key in _UNSUBSCRIBE_KEYS and value else masked_json(value)
+            key: MASK if key.lower() == _UNSUBSCRIBE_KEY and value else masked_json(value)
             for key, value in data.items()
         }
     if isinstance(data, list):
@@ -23,12 +25,21 @@ def masked_json(data: Any) -> Any:
     return data
 
 
+def mask_text(text: str) -> str:
+    """Mask the SubscriptionArn of any unsubscribe link written out in ``text``."""
+    return _UNSUBSCRIBE_IN_TEXT.sub(r"\1" + "…masked", text)
+
+
 def display_body(body: str) -> str:
     """The stored body for people: indented JSON when it is JSON, the Message too."""
     try:
-        data = json.loads(body)
-    except ValueError:
-        return _UNSUBSCRIBE_IN_TEXT.sub(r"\1" + "…masked", body)
+        return _pretty(body)
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to walk
+        return mask_text(body)
+
+
+def _pretty(body: str) -> str:
+    data = json.loads(body)
     if isinstance(data, dict) and isinstance(data.get("Message"), str):
         try:
             inner = json.loads(data["Message"])
@@ -36,7 +47,9 @@ def display_body(body: str) -> str:
             inner = None
         if isinstance(inner, dict | list):
             data = {**data, "Message": inner}
-    return json.dumps(masked_json(data), indent=2, ensure_ascii=False)
+    # The text pass as well: the link can also sit inside a string (a hand-published
+    # Message, a JSON string body), where the key-based mask does not reach.
+    return mask_text(json.dumps(masked_json(data), indent=2, ensure_ascii=False))
 
 
 def display_headers(headers: dict[str, str]) -> str:

@@ -10,10 +10,12 @@ from django.db import DatabaseError
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import urlencode
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
+from incidents.selectors import parse_id
 from integrations import inbound as inbound_path
 from integrations import services
 from integrations.forms import IntegrationForm
@@ -103,10 +105,12 @@ def integration_detail(request: HttpRequest, pk: int) -> HttpResponse:
     integration = get_object_or_404(
         Integration.objects.select_related("team", "escalation_policy"), pk=pk
     )
-    recent = integration.inbound_messages.select_related("incident")[:10]
+    # Bodies can be 256 KiB each; this page shows none of them.
+    recent = integration.inbound_messages.defer("body", "headers")[:10]
     pending = (
         integration.inbound_messages.filter(message_type="SubscriptionConfirmation")
         .exclude(outcome=InboundMessage.Outcome.REJECTED)
+        .only("id")
         .first()
     )
     return render(
@@ -156,36 +160,79 @@ def integration_test_alert(request: HttpRequest, pk: int) -> HttpResponse:
     integration = get_object_or_404(Integration, pk=pk)
     assert request.user.is_authenticated
     result = services.integration_send_test_alert(integration=integration, user=request.user)
-    level = messages.SUCCESS if result.status == 200 else messages.ERROR
-    messages.add_message(request, level, f"Test alert sent: {result.text}")
+    if result.status == 200:
+        messages.success(request, f"Test alert sent: {result.text}")
+    else:
+        messages.error(request, f"Test alert not applied: {result.text}")
     if result.message and result.message.incident_id:
         return redirect("incidents:detail", pk=result.message.incident_id)
     return redirect(integration)
 
 
+def _can_confirm(row: InboundMessage) -> bool:
+    """Only a SubscriptionConfirmation that passed verification may be confirmed: a
+    rejected one (bad signature, wrong topic) must never pin its topic on a click."""
+    return (
+        row.message_type == "SubscriptionConfirmation"
+        and row.outcome != InboundMessage.Outcome.REJECTED
+        and bool(row.subscribe_url)
+    )
+
+
+# How many rows the Inbound Log shows at once, and how many one poll may add.
+INBOUND_PAGE = 100
+
+
 @login_required
 def inbound_list(request: HtmxHttpRequest) -> HttpResponse:
     rows = InboundMessage.objects.select_related("integration").defer("body", "headers")
-    integration_id = request.GET.get("integration", "")
+    integration_id = parse_id(request.GET.get("integration"))
     outcome = request.GET.get("outcome", "")
-    if integration_id.isdigit():
-        rows = rows.filter(integration_id=int(integration_id))
-    if outcome in InboundMessage.Outcome.values:
+    if outcome not in InboundMessage.Outcome.values:
+        outcome = ""
+    if integration_id is not None:
+        rows = rows.filter(integration_id=integration_id)
+    if outcome:
         rows = rows.filter(outcome=outcome)
-    after = request.GET.get("after", "")
+    filters = {
+        "integration": "" if integration_id is None else str(integration_id),
+        "outcome": outcome,
+    }
     context: dict[str, Any] = {
         "integrations": Integration.objects.only("id", "name"),
         "outcomes": InboundMessage.Outcome.choices,
-        "selected_integration": integration_id,
+        "selected_integration": filters["integration"],
         "selected_outcome": outcome,
     }
-    if request.htmx and after.isdigit():
-        new_rows = list(rows.filter(id__gt=int(after))[:100])
-        context |= {"rows": new_rows, "last_id": new_rows[0].pk if new_rows else int(after)}
-        return render(request, "integrations/inbound_list.html#new-rows", context)
-    page = list(rows[:100])
-    context |= {"rows": page, "last_id": page[0].pk if page else 0}
-    return render(request, "integrations/inbound_list.html", context)
+    after = parse_id(request.GET.get("after"))
+    if request.htmx and after is not None:
+        # The oldest rows after the last one shown, so a burst of more than a page is
+        # delivered over several polls instead of skipping the middle of it.
+        new_rows = list(rows.filter(id__gt=after).order_by("id")[:INBOUND_PAGE])[::-1]
+        last_id = new_rows[0].pk if new_rows else after
+        template = "integrations/inbound_list.html#new-rows"
+    else:
+        # ?before=<id> pages back through older rows; the newest page polls for more.
+        before = parse_id(request.GET.get("before"))
+        page = rows.filter(id__lt=before) if before is not None else rows
+        new_rows = list(page[:INBOUND_PAGE])
+        last_id = new_rows[0].pk if new_rows else 0
+        template = "integrations/inbound_list.html"
+        context["older_query"] = (
+            urlencode({"before": str(new_rows[-1].pk), **_non_empty(filters)})
+            if len(new_rows) == INBOUND_PAGE
+            else ""
+        )
+        context["paged_back"] = before is not None
+        context["newest_query"] = urlencode(_non_empty(filters))
+    # The poller asks for rows after the newest one shown, with the same filters.
+    poll_query = urlencode({"after": str(last_id), **_non_empty(filters)})
+    context |= {"rows": new_rows, "last_id": last_id, "poll_query": poll_query}
+    return render(request, template, context)
+
+
+def _non_empty(params: dict[str, str]) -> dict[str, str]:
+    return {key: value for key, value in params.items() if value}
 
 
 @login_required
@@ -200,9 +247,7 @@ def inbound_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "row": row,
             "body": display_body(row.body),
             "headers": display_headers(row.headers),
-            "can_confirm": row.message_type == "SubscriptionConfirmation"
-            and row.outcome != InboundMessage.Outcome.REJECTED
-            and bool(row.subscribe_url),
+            "can_confirm": _can_confirm(row),
         },
     )
 
@@ -210,7 +255,14 @@ def inbound_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def inbound_confirm(request: HttpRequest, pk: int) -> HttpResponse:
-    row = services.subscription_confirm(inbound_message_id=pk)
+    row = get_object_or_404(InboundMessage, pk=pk)
+    if not _can_confirm(row):
+        messages.error(
+            request,
+            "Only a SubscriptionConfirmation that passed verification can be confirmed.",
+        )
+        return redirect(row)
+    row, _transient = services.subscription_confirm(inbound_message_id=pk)
     if row.outcome == InboundMessage.Outcome.SUBSCRIPTION_CONFIRMED:
         messages.success(request, f"Subscription confirmed: {row.confirm_result}")
     else:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from integrations.models import InboundMessage, Integration
+from integrations.models import InboundMessage
 from tests.factories import IntegrationFactory
 from tests.sns_peer import SnsPeer
 from tests.sns_signing import DEFAULT_TOPIC_ARN, signed_envelope
@@ -39,7 +39,7 @@ def test_subscription_is_confirmed_by_the_worker(celery_worker: Any, settings: A
             row.refresh_from_db()
         assert row.outcome == "subscription_confirmed", row.confirm_result
         assert peer.hits["/"] == 1
-        integration = Integration.objects.get(pk=integration.pk)
+        integration.refresh_from_db()
         assert integration.subscription_status == "confirmed"
         assert integration.subscription_arn.startswith(DEFAULT_TOPIC_ARN)
     finally:
