@@ -156,6 +156,16 @@ class InboundMessage(models.Model):
         return f"#{self.pk} {self.message_type or 'request'} {self.outcome}"
 
     @property
+    def can_be_confirmed(self) -> bool:
+        """Only a SubscriptionConfirmation that passed verification may be confirmed: a
+        rejected one (bad signature, wrong topic) must never pin its topic."""
+        return (
+            self.message_type == "SubscriptionConfirmation"
+            and self.outcome != self.Outcome.REJECTED
+            and bool(self.subscribe_url)
+        )
+
+    @property
     def outcome_text(self) -> str:
         label = self.get_outcome_display()
         return f"{label}: {self.reason}" if self.reason and self.outcome == "rejected" else label

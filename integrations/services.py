@@ -45,6 +45,10 @@ def subscription_confirm(*, inbound_message_id: int) -> tuple[InboundMessage, bo
     row = InboundMessage.objects.select_related("integration").get(pk=inbound_message_id)
     if row.outcome == InboundMessage.Outcome.SUBSCRIPTION_CONFIRMED:
         return row, False  # a duplicated task or a second click: already done
+    if not row.can_be_confirmed:
+        row.confirm_result = "not confirmable: only a verified SubscriptionConfirmation is"
+        row.save(update_fields=["confirm_result"])
+        return row, False
     result = visit_subscribe_url(row.subscribe_url)
     with transaction.atomic():
         row = InboundMessage.objects.select_for_update().get(pk=inbound_message_id)

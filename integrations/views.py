@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib import parse
 
 from django.conf import settings
 from django.contrib import messages
@@ -169,18 +170,17 @@ def integration_test_alert(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(integration)
 
 
-def _can_confirm(row: InboundMessage) -> bool:
-    """Only a SubscriptionConfirmation that passed verification may be confirmed: a
-    rejected one (bad signature, wrong topic) must never pin its topic on a click."""
-    return (
-        row.message_type == "SubscriptionConfirmation"
-        and row.outcome != InboundMessage.Outcome.REJECTED
-        and bool(row.subscribe_url)
-    )
-
-
 # How many rows the Inbound Log shows at once, and how many one poll may add.
 INBOUND_PAGE = 100
+# Ids are taken when a request's transaction starts, so on PostgreSQL a row can become
+# visible after a row with a higher id was already shown. The poller therefore also
+# looks back over the last POLL_WINDOW ids, minus those it has shown.
+POLL_WINDOW = 200
+
+
+def _parse_shown(value: str | None) -> set[int]:
+    ids = (parse_id(part) for part in (value or "").split(",")[:POLL_WINDOW])
+    return {i for i in ids if i is not None}
 
 
 @login_required
@@ -208,8 +208,12 @@ def inbound_list(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx and after is not None:
         # The oldest rows after the last one shown, so a burst of more than a page is
         # delivered over several polls instead of skipping the middle of it.
-        new_rows = list(rows.filter(id__gt=after).order_by("id")[:INBOUND_PAGE])[::-1]
-        last_id = new_rows[0].pk if new_rows else after
+        shown = _parse_shown(request.GET.get("shown"))
+        late = Q(id__gt=after - POLL_WINDOW, id__lte=after) & ~Q(id__in=shown)
+        new_rows = list(rows.filter(Q(id__gt=after) | late).order_by("id")[:INBOUND_PAGE])
+        new_rows.reverse()
+        last_id = max([after, *(row.pk for row in new_rows)])
+        shown |= {row.pk for row in new_rows}
         template = "integrations/inbound_list.html#new-rows"
     else:
         # ?before=<id> pages back through older rows; the newest page polls for more.
@@ -217,6 +221,7 @@ def inbound_list(request: HtmxHttpRequest) -> HttpResponse:
         page = rows.filter(id__lt=before) if before is not None else rows
         new_rows = list(page[:INBOUND_PAGE])
         last_id = new_rows[0].pk if new_rows else 0
+        shown = {row.pk for row in new_rows}
         template = "integrations/inbound_list.html"
         context["older_query"] = (
             urlencode({"before": str(new_rows[-1].pk), **_non_empty(filters)})
@@ -226,7 +231,11 @@ def inbound_list(request: HtmxHttpRequest) -> HttpResponse:
         context["paged_back"] = before is not None
         context["newest_query"] = urlencode(_non_empty(filters))
     # The poller asks for rows after the newest one shown, with the same filters.
-    poll_query = urlencode({"after": str(last_id), **_non_empty(filters)})
+    recent = sorted(i for i in shown if i > last_id - POLL_WINDOW)
+    poll_query = parse.urlencode(
+        {"after": last_id, "shown": ",".join(map(str, recent)), **_non_empty(filters)},
+        safe=",",
+    )
     context |= {"rows": new_rows, "last_id": last_id, "poll_query": poll_query}
     return render(request, template, context)
 
@@ -247,7 +256,7 @@ def inbound_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "row": row,
             "body": display_body(row.body),
             "headers": display_headers(row.headers),
-            "can_confirm": _can_confirm(row),
+            "can_confirm": row.can_be_confirmed,
         },
     )
 
@@ -256,7 +265,7 @@ def inbound_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def inbound_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     row = get_object_or_404(InboundMessage, pk=pk)
-    if not _can_confirm(row):
+    if not row.can_be_confirmed:
         messages.error(
             request,
             "Only a SubscriptionConfirmation that passed verification can be confirmed.",

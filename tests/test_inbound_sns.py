@@ -501,3 +501,30 @@ def test_confirmation_failures_say_whether_a_retry_can_help(sns: Sns, settings: 
     hits = sns.peer.hits["/"]
     subscription_confirm(inbound_message_id=good.pk)
     assert sns.peer.hits["/"] == hits
+
+
+def test_a_rejected_confirmation_is_never_visited_even_by_the_service(sns: Sns) -> None:
+    from integrations.services import subscription_confirm
+
+    envelope = sns.envelope(
+        "c", type="SubscriptionConfirmation", subscribe_url=sns.peer.subscribe_url("t")
+    )
+    envelope["Message"] = "tampered"
+    assert sns.post(envelope).status_code == 403
+    row, transient = subscription_confirm(inbound_message_id=sns.row().pk)
+    assert "not confirmable" in row.confirm_result and not transient
+    assert sns.peer.hits["/"] == 0
+    assert Integration.objects.get(pk=sns.integration.pk).topic_arn == ""
+
+
+def test_admin_shows_the_body_with_the_unsubscribe_url_masked(sns: Sns) -> None:
+    from django.contrib.auth import get_user_model
+
+    envelope = sns.envelope(alarm_message())
+    sns.post(envelope)
+    admin = get_user_model().objects.create_superuser("root", "r@example.com", "pw-test-only")
+    sns.client.force_login(admin)
+    page = sns.client.get(f"/admin/integrations/inboundmessage/{sns.row().pk}/change/")
+    assert page.status_code == 200
+    assert "masked" in page.content.decode()
+    assert envelope["UnsubscribeURL"].split("SubscriptionArn=")[1] not in page.content.decode()
