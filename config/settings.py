@@ -118,7 +118,6 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Named per process so two test runs on one checkout do not share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-FORMS_URLFIELD_ASSUME_HTTPS = True  # the Django 6 default, chosen now
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://klaxon")}
 

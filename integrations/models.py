@@ -126,7 +126,7 @@ class InboundMessage(models.Model):
     # delivery of the same SNS MessageId cannot be applied twice, even concurrently.
     applied_message_id = models.CharField(max_length=100, null=True, blank=True)
     topic_arn = models.CharField(max_length=256, blank=True)
-    subscribe_url = models.URLField(max_length=2048, blank=True)
+    subscribe_url = models.CharField(max_length=2048, blank=True)
     outcome = models.CharField(max_length=32, choices=Outcome.choices, default=Outcome.RECEIVED)
     reason = models.CharField(max_length=500, blank=True)
     incident = models.ForeignKey(
