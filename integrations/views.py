@@ -200,6 +200,7 @@ def inbound_list(request: HtmxHttpRequest) -> HttpResponse:
     }
     context: dict[str, Any] = {
         "integrations": Integration.objects.only("id", "name"),
+        "unknown_url_count": cache.get(UNKNOWN_TOKEN_COUNTER, 0),
         "outcomes": InboundMessage.Outcome.choices,
         "selected_integration": filters["integration"],
         "selected_outcome": outcome,

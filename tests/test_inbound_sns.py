@@ -528,3 +528,12 @@ def test_admin_shows_the_body_with_the_unsubscribe_url_masked(sns: Sns) -> None:
     assert page.status_code == 200
     assert "masked" in page.content.decode()
     assert envelope["UnsubscribeURL"].split("SubscriptionArn=")[1] not in page.content.decode()
+
+
+def test_requests_to_unknown_urls_are_counted_on_the_inbound_log(sns: Sns, user: Any) -> None:
+    for _ in range(3):
+        assert sns.post_body(b"{}", path="/in/guess-" + "x" * 20 + "/").status_code == 404
+    sns.client.force_login(user)
+    page = sns.client.get("/integrations/inbound-log/").content.decode()
+    assert "Requests to unknown URLs are answered 404 and not stored: 3 so far." in page
+    assert not InboundMessage.objects.exists()
