@@ -103,7 +103,11 @@ DATABASES: dict[str, dict[str, Any]] = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A fresh PostgreSQL connection per request costs ~13 ms of CPU here; keep them.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Off by default: the check is one more round trip on every request (an ingest request
+    # makes six). After a database restart the first request on each stale connection
+    # fails once (the inbound path answers 503, so SNS delivers again) and the connection
+    # is replaced.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker write concurrently: WAL and immediate transactions
     # turn "database is locked" failures into short waits.
@@ -207,6 +211,9 @@ SNS_SUBSCRIBE_URL_PATTERN: str = env.str(
 SNS_AUTO_CONFIRM = env.bool("SNS_AUTO_CONFIRM", default=True)
 SNS_FETCH_TIMEOUT = env.float("SNS_FETCH_TIMEOUT", default=5.0)
 INBOUND_MAX_BODY_BYTES = 256 * 1024
+# How long a web process may serve an integration (token, enabled, topic) from memory
+# before reading it again; changes made in the same process apply at once.
+INTEGRATION_CACHE_SECONDS = env.float("INTEGRATION_CACHE_SECONDS", default=5.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

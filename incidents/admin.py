@@ -8,7 +8,6 @@ from incidents.models import Incident, IncidentEvent
 class IncidentEventInline(admin.TabularInline):  # type: ignore[type-arg]
     model = IncidentEvent
     extra = 0
-    raw_id_fields = ["inbound_message"]
 
 
 @admin.register(Incident)

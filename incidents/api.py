@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -18,6 +18,14 @@ class IncidentEventSerializer(serializers.ModelSerializer):  # type: ignore[type
     class Meta:
         model = IncidentEvent
         fields = ["id", "kind", "at", "message", "actor", "channel", "inbound_message"]
+
+    inbound_message = serializers.SerializerMethodField(
+        help_text="Id of the Inbound Log row that wrote this line, if any."
+    )
+
+    def get_inbound_message(self, event: IncidentEvent) -> int | None:
+        row = getattr(event, "inbound_message", None)
+        return row.pk if row is not None else None
 
 
 class IncidentSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -72,7 +80,10 @@ class IncidentViewSet(
 
     def get_queryset(self) -> QuerySet[Incident]:
         if self.action != "list":
-            return selectors.incident_list()  # filters narrow the list, never a lookup
+            # Filters narrow the list, never a lookup.
+            return selectors.incident_list().prefetch_related(
+                Prefetch("events", IncidentEvent.objects.select_related("inbound_message"))
+            )
         params = self.request.query_params
         state = params.get("state", "")
         integration = params.get("integration", "")

@@ -93,9 +93,6 @@ class IncidentEvent(models.Model):
         related_name="+",
     )
     channel = models.CharField(max_length=16, blank=True, help_text="web, api, source, sms ...")
-    inbound_message = models.ForeignKey(
-        "integrations.InboundMessage", null=True, blank=True, on_delete=models.SET_NULL
-    )
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:

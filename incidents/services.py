@@ -16,7 +16,7 @@ from incidents.models import Incident, IncidentEvent
 
 if TYPE_CHECKING:
     from accounts.models import User
-    from integrations.models import InboundMessage, Integration
+    from integrations.models import Integration
     from integrations.sources.cloudwatch import CloudWatchAlarm
 
 Outcome = str  # one of InboundMessage.Outcome values
@@ -24,9 +24,13 @@ Outcome = str  # one of InboundMessage.Outcome values
 
 @dataclass(frozen=True)
 class AlarmResult:
+    """What an alarm did: the outcome for the Inbound Log, the incident it touched and the
+    timeline line it wrote (the caller links its log row to that line)."""
+
     outcome: Outcome
     incident: Incident | None
     reason: str = ""
+    event: IncidentEvent | None = None
 
 
 def _send_on_commit(signal: Signal, incident: Incident, channel: str) -> None:
@@ -44,9 +48,8 @@ def incident_open(
     description: str = "",
     details: dict[str, Any] | None = None,
     state_change_at: datetime | None = None,
-    inbound: InboundMessage | None = None,
     message: str = "",
-) -> Incident:
+) -> AlarmResult:
     """Open a triggered incident. Raises IntegrityError if one is already open for the key
     (the partial unique index); callers in a race retry and append instead."""
     now = timezone.now()
@@ -60,21 +63,18 @@ def incident_open(
         last_seen_at=now,
         last_state_change_at=state_change_at,
     )
-    IncidentEvent.objects.create(
+    event = IncidentEvent.objects.create(
         incident=incident,
         kind=IncidentEvent.Kind.TRIGGERED,
         at=now,
         channel="source",
         message=message or f"Opened by {integration.name}.",
-        inbound_message=inbound,
     )
     _send_on_commit(signals.incident_triggered, incident, "source")
-    return incident
+    return AlarmResult("created", incident, event=event)
 
 
-def incident_apply_alarm(
-    *, integration: Integration, alarm: CloudWatchAlarm, inbound: InboundMessage
-) -> AlarmResult:
+def incident_apply_alarm(*, integration: Integration, alarm: CloudWatchAlarm) -> AlarmResult:
     """The CloudWatch alarm state machine for one (integration, alarm) key.
 
     Must run inside a transaction: the newest incident for the key is locked so two
@@ -89,6 +89,7 @@ def incident_apply_alarm(
     latest = (
         Incident.objects.select_for_update()
         .filter(integration=integration, dedup_key=alarm.dedup_key[:512])
+        .only("id", "state", "alarm_count", "last_state_change_at")
         .order_by("-id")
         .first()
     )
@@ -105,17 +106,15 @@ def incident_apply_alarm(
     summary = f"{alarm.new_state}: {alarm.reason}".strip()
     if state == "ALARM":
         if latest is None or not latest.is_open:
-            incident = incident_open(
+            return incident_open(
                 integration=integration,
                 dedup_key=alarm.dedup_key,
                 title=alarm.alarm_name,
                 description=alarm.alarm_description,
                 details=alarm.details(),
                 state_change_at=changed_at,
-                inbound=inbound,
                 message=summary,
             )
-            return AlarmResult("created", incident)
         latest.alarm_count += 1
         latest.last_seen_at = now
         latest.last_state_change_at = changed_at
@@ -123,15 +122,14 @@ def incident_apply_alarm(
         latest.save(
             update_fields=["alarm_count", "last_seen_at", "last_state_change_at", "details"]
         )
-        IncidentEvent.objects.create(
+        event = IncidentEvent.objects.create(
             incident=latest,
             kind=IncidentEvent.Kind.APPENDED,
             at=now,
             channel="source",
             message=summary,
-            inbound_message=inbound,
         )
-        return AlarmResult("appended", latest)
+        return AlarmResult("appended", latest, event=event)
 
     # OK
     if latest is None or not latest.is_open:
@@ -143,35 +141,27 @@ def incident_apply_alarm(
     latest.last_seen_at = now
     if integration.security_mode:
         latest.save(update_fields=["last_state_change_at", "last_seen_at"])
-        IncidentEvent.objects.create(
+        event = IncidentEvent.objects.create(
             incident=latest,
             kind=IncidentEvent.Kind.SOURCE_OK,
             at=now,
             channel="source",
             message=f"Source reported OK (security mode: a person must resolve). {alarm.reason}",
-            inbound_message=inbound,
         )
-        return AlarmResult("noted", latest)
-    _resolve(
+        return AlarmResult("noted", latest, event=event)
+    event = _resolve(
         latest,
         at=now,
         user=None,
         channel="source",
         message=f"Resolved by source (OK). {alarm.reason}".strip(),
-        inbound=inbound,
     )
-    return AlarmResult("resolved", latest)
+    return AlarmResult("resolved", latest, event=event)
 
 
 def _resolve(
-    incident: Incident,
-    *,
-    at: datetime,
-    user: User | None,
-    channel: str,
-    message: str,
-    inbound: InboundMessage | None = None,
-) -> None:
+    incident: Incident, *, at: datetime, user: User | None, channel: str, message: str
+) -> IncidentEvent:
     incident.state = Incident.State.RESOLVED
     incident.resolved_at = at
     incident.resolved_by = user
@@ -184,16 +174,16 @@ def _resolve(
             "last_seen_at",
         ]
     )
-    IncidentEvent.objects.create(
+    event = IncidentEvent.objects.create(
         incident=incident,
         kind=IncidentEvent.Kind.RESOLVED,
         at=at,
         actor=user,
         channel=channel,
         message=message,
-        inbound_message=inbound,
     )
     _send_on_commit(signals.incident_resolved, incident, channel)
+    return event
 
 
 def incident_acknowledge(*, incident_id: int, user: User | None, channel: str) -> Incident:

@@ -44,7 +44,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     incident = get_object_or_404(
         Incident.objects.select_related("integration", "acknowledged_by", "resolved_by"), pk=pk
     )
-    events = incident.events.select_related("actor")
+    events = incident.events.select_related("actor", "inbound_message")
     return render(request, "incidents/detail.html", {"incident": incident, "events": events})
 
 

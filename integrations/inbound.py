@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,14 +40,40 @@ class InboundResult:
     message: InboundMessage | None = None
 
 
+# token digest -> (monotonic time loaded, integration). Each web process keeps its own:
+# the lookup is a fifth of an ingest request's CPU. Changes made in this process clear
+# it at once (see forget_cached_integrations); other processes see them within
+# INTEGRATION_CACHE_SECONDS.
+_by_digest: dict[str, tuple[float, Integration]] = {}
+_CACHE_MAX_ENTRIES = 1024
+
+
 def integration_for_token(token: str) -> Integration | None:
     """The integration a URL token belongs to, or None; safe against timing probes."""
     if not token or len(token) > 64:
         return None
-    integration = Integration.objects.filter(token_hash=token_digest(token)).first()
-    if integration is None or not hmac.compare_digest(integration.token, token):
+    digest = token_digest(token)
+    now = time.monotonic()
+    cached = _by_digest.get(digest)
+    if cached is not None and now - cached[0] < settings.INTEGRATION_CACHE_SECONDS:
+        integration = cached[1]
+    else:
+        found = list(Integration.objects.filter(token_hash=digest).order_by()[:1])
+        if not found:
+            _by_digest.pop(digest, None)  # unknown tokens are never cached
+            return None
+        integration = found[0]
+        if len(_by_digest) >= _CACHE_MAX_ENTRIES:
+            _by_digest.clear()
+        _by_digest[digest] = (now, integration)
+    if not hmac.compare_digest(integration.token, token):
         return None
     return integration
+
+
+def forget_cached_integrations(**kwargs: Any) -> None:
+    """Drop this process's cached integrations (connected to Integration saves/deletes)."""
+    _by_digest.clear()
 
 
 def loggable_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -153,12 +180,22 @@ def _apply(
     # Two attempts: a concurrent twin may open the incident between our look and our
     # insert (the partial unique index says no); the second attempt then appends.
     for attempt in (1, 2):
-        row = request.new_row(applied_message_id=envelope.message_id[:100], **seen)
         try:
             with transaction.atomic():
-                row.save()  # the unique (integration, applied_message_id) claims the MessageId
-                _apply_envelope(request.integration, envelope, row, test_alert=test_alert)
-                row.save(update_fields=["outcome", "reason", "incident"])
+                applied = _apply_envelope(request.integration, envelope, test_alert=test_alert)
+                row = request.new_row(
+                    applied_message_id=envelope.message_id[:100],
+                    outcome=applied.outcome,
+                    reason=applied.reason[:500],
+                    incident=applied.incident,
+                    event=applied.event,
+                    **seen,
+                )
+                # Written last, once: its unique (integration, applied_message_id) claims the
+                # MessageId, and a second delivery rolls back everything above.
+                row.save()
+                if envelope.type == "SubscriptionConfirmation" and settings.SNS_AUTO_CONFIRM:
+                    _confirm_on_commit(row.pk)
         except IntegrityError:
             if InboundMessage.objects.filter(
                 integration=request.integration, applied_message_id=envelope.message_id[:100]
@@ -181,24 +218,26 @@ def _apply(
     raise AssertionError("unreachable")
 
 
+def _confirm_on_commit(row_id: int) -> None:
+    from integrations.tasks import confirm_subscription
+
+    transaction.on_commit(lambda: confirm_subscription.delay(row_id))
+
+
 def _apply_envelope(
-    integration: Integration, envelope: sns.SnsEnvelope, row: InboundMessage, *, test_alert: bool
-) -> None:
+    integration: Integration, envelope: sns.SnsEnvelope, *, test_alert: bool
+) -> incident_services.AlarmResult:
     if envelope.type == "SubscriptionConfirmation":
         if integration.subscription_status != SUBSCRIPTION.CONFIRMED:
             _set_subscription(integration, SUBSCRIPTION.PENDING)
-        row.outcome = Outcome.SUBSCRIPTION_PENDING
-        if settings.SNS_AUTO_CONFIRM:
-            from integrations.tasks import confirm_subscription
-
-            row_id = row.pk
-            transaction.on_commit(lambda: confirm_subscription.delay(row_id))
-        return
+        return incident_services.AlarmResult(Outcome.SUBSCRIPTION_PENDING, None)
     if envelope.type == "UnsubscribeConfirmation":
         _set_subscription(integration, SUBSCRIPTION.UNSUBSCRIBED)
-        row.outcome = Outcome.UNSUBSCRIBED
-        row.reason = "the SNS subscription was removed: no more alarms will arrive"
-        return
+        return incident_services.AlarmResult(
+            Outcome.UNSUBSCRIBED,
+            None,
+            "the SNS subscription was removed: no more alarms will arrive",
+        )
 
     # Notification. Amazon only delivers these on a confirmed subscription; if the user
     # confirmed it outside Klaxon, this is the first we hear of it: pin the topic now.
@@ -213,29 +252,23 @@ def _apply_envelope(
         lines = (line.strip() for line in envelope.message.splitlines())
         first_line = next((line for line in lines if line), "")
         # Someone published by hand: each message is its own incident.
-        incident = incident_services.incident_open(
+        return incident_services.incident_open(
             integration=integration,
             dedup_key=f"sns-message:{envelope.message_id}",
             title=envelope.subject or first_line[:200] or "Message from Amazon SNS",
             description=envelope.message,
             details={"subject": envelope.subject, "note": exc.reason},
-            inbound=row,
             message=f"Opened from a message that is not a CloudWatch alarm ({exc.reason}).",
         )
-        row.outcome, row.incident = Outcome.CREATED, incident
-        return
-    result = incident_services.incident_apply_alarm(
-        integration=integration, alarm=alarm, inbound=row
-    )
-    row.outcome, row.incident, row.reason = result.outcome, result.incident, result.reason[:500]
+    return incident_services.incident_apply_alarm(integration=integration, alarm=alarm)
 
 
 def _set_subscription(integration: Integration, status: str, *, topic_arn: str = "") -> None:
-    fields = {"subscription_status": status}
+    """Record a subscription change; pin ``topic_arn`` only if no topic is pinned yet
+    (checked in the UPDATE itself: this process's copy of the integration may be stale)."""
+    if integration.subscription_status != status:
+        Integration.objects.filter(pk=integration.pk).update(subscription_status=status)
+        integration.subscription_status = status
     if topic_arn and not integration.topic_arn:
-        fields["topic_arn"] = topic_arn
-    changed = {k: v for k, v in fields.items() if getattr(integration, k) != v}
-    if changed:
-        Integration.objects.filter(pk=integration.pk).update(**changed)
-        for key, value in changed.items():
-            setattr(integration, key, value)
+        Integration.objects.filter(pk=integration.pk, topic_arn="").update(topic_arn=topic_arn)
+        integration.topic_arn = topic_arn

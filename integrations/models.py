@@ -136,6 +136,15 @@ class InboundMessage(models.Model):
         on_delete=models.SET_NULL,
         related_name="inbound_messages",
     )
+    # The timeline line this request wrote, if any. The row points at the event (not the
+    # reverse) so the inbound path can write the row once, last, with its outcome.
+    event = models.OneToOneField(
+        "incidents.IncidentEvent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="inbound_message",
+    )
     # Result of visiting the SubscribeURL (auto or by a click).
     confirm_status = models.PositiveSmallIntegerField(null=True, blank=True)
     confirm_result = models.CharField(max_length=600, blank=True)

@@ -43,12 +43,19 @@ def _eager_celery_unless_worker(request: pytest.FixtureRequest) -> Iterator[None
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache() -> Iterator[None]:
+def _clear_cache(settings: Any) -> Iterator[None]:
     from django.core.cache import cache
 
+    from integrations.inbound import forget_cached_integrations
+
+    # Tests change integrations with .update(), as another process would; the token
+    # cache is off except where a test turns it on (tests/test_inbound_token_cache.py).
+    settings.INTEGRATION_CACHE_SECONDS = 0
     cache.clear()
+    forget_cached_integrations()
     yield
     cache.clear()
+    forget_cached_integrations()
 
 
 def _worker_env(database_name: str) -> dict[str, str]:

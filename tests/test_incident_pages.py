@@ -186,8 +186,8 @@ def test_timeline_shows_triggered_appended_acknowledged_and_resolved_with_channe
     triggered = incident.events.get(kind="triggered")
     assertContains(
         response,
-        f'<a href="/integrations/inbound-log/{triggered.inbound_message_id}/">'
-        f"(inbound #{triggered.inbound_message_id})</a>",
+        f'<a href="/integrations/inbound-log/{triggered.inbound_message.pk}/">'
+        f"(inbound #{triggered.inbound_message.pk})</a>",
         html=True,
     )
 
