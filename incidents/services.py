@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -28,13 +28,12 @@ class AlarmResult:
     timeline line it wrote (the caller links its log row to that line)."""
 
     outcome: Outcome
-    incident: Incident | None
+    incident_id: int | None
     reason: str = ""
     event: IncidentEvent | None = None
 
 
-def _send_on_commit(signal: Signal, incident: Incident, channel: str) -> None:
-    incident_id = incident.pk
+def _send_on_commit(signal: Signal, incident_id: int, channel: str) -> None:
     transaction.on_commit(
         lambda: signal.send(sender=Incident, incident_id=incident_id, channel=channel)
     )
@@ -70,8 +69,8 @@ def incident_open(
         channel="source",
         message=message or f"Opened by {integration.name}.",
     )
-    _send_on_commit(signals.incident_triggered, incident, "source")
-    return AlarmResult("created", incident, event=event)
+    _send_on_commit(signals.incident_triggered, incident.pk, "source")
+    return AlarmResult("created", incident.pk, event=event)
 
 
 def incident_apply_alarm(*, integration: Integration, alarm: CloudWatchAlarm) -> AlarmResult:
@@ -86,77 +85,136 @@ def incident_apply_alarm(*, integration: Integration, alarm: CloudWatchAlarm) ->
             return AlarmResult("ignored", None, "INSUFFICIENT_DATA is ignored by this integration")
         state = "ALARM"
 
+    changed_at = alarm.state_change_time
+    key = alarm.dedup_key[:512]
+    fast = _apply_to_open_incident(integration, key, state, alarm)
+    if fast is not None:
+        return fast
+
+    # No open incident took the message: lock the newest one for the key and decide.
     latest = (
         Incident.objects.select_for_update()
-        .filter(integration=integration, dedup_key=alarm.dedup_key[:512])
-        .only("id", "state", "alarm_count", "last_state_change_at")
+        .filter(integration=integration, dedup_key=key)
+        .only("id", "state", "last_state_change_at")
         .order_by("-id")
         .first()
     )
-    changed_at = alarm.state_change_time
     if latest and latest.last_state_change_at and changed_at < latest.last_state_change_at:
         return AlarmResult(
             "stale",
-            latest,
+            latest.pk,
             f"StateChangeTime {changed_at.isoformat()} is older than the last state applied "
             f"({latest.last_state_change_at.isoformat()})",
         )
-
-    now = timezone.now()
-    summary = f"{alarm.new_state}: {alarm.reason}".strip()
-    if state == "ALARM":
-        if latest is None or not latest.is_open:
-            return incident_open(
-                integration=integration,
-                dedup_key=alarm.dedup_key,
-                title=alarm.alarm_name,
-                description=alarm.alarm_description,
-                details=alarm.details(),
-                state_change_at=changed_at,
-                message=summary,
-            )
-        latest.alarm_count += 1
-        latest.last_seen_at = now
-        latest.last_state_change_at = changed_at
-        latest.details = alarm.details()
-        latest.save(
-            update_fields=["alarm_count", "last_seen_at", "last_state_change_at", "details"]
-        )
-        event = IncidentEvent.objects.create(
-            incident=latest,
-            kind=IncidentEvent.Kind.APPENDED,
-            at=now,
-            channel="source",
-            message=summary,
-        )
-        return AlarmResult("appended", latest, event=event)
-
-    # OK
-    if latest is None or not latest.is_open:
-        if latest is not None:
+    if latest is not None and latest.is_open:
+        if state == "OK" and integration.security_mode:
             latest.last_state_change_at = changed_at
-            latest.save(update_fields=["last_state_change_at"])
-        return AlarmResult("ignored", latest, "OK with no open incident for this alarm")
-    latest.last_state_change_at = changed_at
-    latest.last_seen_at = now
-    if integration.security_mode:
-        latest.save(update_fields=["last_state_change_at", "last_seen_at"])
-        event = IncidentEvent.objects.create(
-            incident=latest,
-            kind=IncidentEvent.Kind.SOURCE_OK,
-            at=now,
-            channel="source",
-            message=f"Source reported OK (security mode: a person must resolve). {alarm.reason}",
+            latest.last_seen_at = timezone.now()
+            latest.save(update_fields=["last_state_change_at", "last_seen_at"])
+            message = f"Source reported OK (security mode: a person must resolve). {alarm.reason}"
+            event = _add_event(latest.pk, IncidentEvent.Kind.SOURCE_OK, message)
+            return AlarmResult("noted", latest.pk, event=event)
+        # A concurrent request opened it after our UPDATE looked; we hold its lock now.
+        again = _apply_to_open_incident(integration, key, state, alarm)
+        assert again is not None, "an open, non-stale incident must take the message"
+        return again
+    if state == "ALARM":
+        return incident_open(
+            integration=integration,
+            dedup_key=key,
+            title=alarm.alarm_name,
+            description=alarm.alarm_description,
+            details=alarm.details(),
+            state_change_at=changed_at,
+            message=f"{alarm.new_state}: {alarm.reason}".strip(),
         )
-        return AlarmResult("noted", latest, event=event)
-    event = _resolve(
-        latest,
-        at=now,
-        user=None,
-        channel="source",
-        message=f"Resolved by source (OK). {alarm.reason}".strip(),
+    if latest is not None:  # OK after a person resolved: remember it for staleness
+        latest.last_state_change_at = changed_at
+        latest.save(update_fields=["last_state_change_at"])
+    return AlarmResult(
+        "ignored", latest.pk if latest else None, "OK with no open incident for this alarm"
     )
-    return AlarmResult("resolved", latest, event=event)
+
+
+def _apply_to_open_incident(
+    integration: Integration, key: str, state: str, alarm: CloudWatchAlarm
+) -> AlarmResult | None:
+    """The common case in one statement: a repeated ALARM appends to, or an OK resolves,
+    the open incident for the key. The conditional UPDATE also takes the row lock. None
+    when no open incident qualifies (none open, the message is stale, or security mode
+    turns OK into a note)."""
+    now = timezone.now()
+    changed_at = alarm.state_change_time
+    if state == "ALARM":
+        incident_id = _update_open_incident(
+            integration.pk,
+            key,
+            changed_at,
+            "alarm_count = alarm_count + 1, last_seen_at = %s, last_state_change_at = %s, "
+            "details = %s",
+            [_db("last_seen_at", now), _db("last_state_change_at", changed_at),
+             _db("details", alarm.details())],
+        )  # fmt: skip
+        if incident_id is None:
+            return None
+        summary = f"{alarm.new_state}: {alarm.reason}".strip()
+        event = _add_event(incident_id, IncidentEvent.Kind.APPENDED, summary, at=now)
+        return AlarmResult("appended", incident_id, event=event)
+    if integration.security_mode:
+        return None
+    incident_id = _update_open_incident(
+        integration.pk,
+        key,
+        changed_at,
+        "state = %s, resolved_at = %s, resolved_by_id = NULL, last_seen_at = %s, "
+        "last_state_change_at = %s",
+        [Incident.State.RESOLVED.value, _db("resolved_at", now), _db("last_seen_at", now),
+         _db("last_state_change_at", changed_at)],
+    )  # fmt: skip
+    if incident_id is None:
+        return None
+    message = f"Resolved by source (OK). {alarm.reason}".strip()
+    event = _add_event(incident_id, IncidentEvent.Kind.RESOLVED, message, at=now)
+    _send_on_commit(signals.incident_resolved, incident_id, "source")
+    return AlarmResult("resolved", incident_id, event=event)
+
+
+def _db(field: str, value: Any) -> Any:
+    """``value`` as the database expects it for Incident.<field> (raw SQL below)."""
+    model_field = Incident._meta.get_field(field)
+    assert isinstance(model_field, models.Field)
+    return model_field.get_db_prep_value(value, connection)
+
+
+def _update_open_incident(
+    integration_id: int, key: str, changed_at: datetime, assignments: str, values: list[Any]
+) -> int | None:
+    """Apply ``assignments`` to the open incident for the key unless the message is older
+    than its last state; return its id, or None when no row qualified."""
+    table = connection.ops.quote_name(Incident._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} "
+            "WHERE integration_id = %s AND dedup_key = %s AND state <> %s "
+            "AND (last_state_change_at IS NULL OR last_state_change_at <= %s) RETURNING id",
+            [*values, integration_id, key, Incident.State.RESOLVED.value,
+             _db("last_state_change_at", changed_at)],
+        )  # fmt: skip
+        row = cursor.fetchone()
+    return int(row[0]) if row else None
+
+
+def _add_event(
+    incident_id: int, kind: str, message: str, *, at: datetime | None = None
+) -> IncidentEvent:
+    """A timeline line written by the alarm source."""
+    return IncidentEvent.objects.create(
+        incident_id=incident_id,
+        kind=kind,
+        at=at or timezone.now(),
+        channel="source",
+        message=message,
+    )
 
 
 def _resolve(
@@ -182,7 +240,7 @@ def _resolve(
         channel=channel,
         message=message,
     )
-    _send_on_commit(signals.incident_resolved, incident, channel)
+    _send_on_commit(signals.incident_resolved, incident.pk, channel)
     return event
 
 
@@ -206,7 +264,7 @@ def incident_acknowledge(*, incident_id: int, user: User | None, channel: str) -
             channel=channel,
             message=f"Acknowledged by {who} via {channel}.",
         )
-        _send_on_commit(signals.incident_acknowledged, incident, channel)
+        _send_on_commit(signals.incident_acknowledged, incident.pk, channel)
     return incident
 
 

@@ -187,7 +187,7 @@ def _apply(
                     applied_message_id=envelope.message_id[:100],
                     outcome=applied.outcome,
                     reason=applied.reason[:500],
-                    incident=applied.incident,
+                    incident_id=applied.incident_id,
                     event=applied.event,
                     **seen,
                 )

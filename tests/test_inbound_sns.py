@@ -537,3 +537,12 @@ def test_requests_to_unknown_urls_are_counted_on_the_inbound_log(sns: Sns, user:
     page = sns.client.get("/integrations/inbound-log/").content.decode()
     assert "Requests to unknown URLs are answered 404 and not stored: 3 so far." in page
     assert not InboundMessage.objects.exists()
+
+
+def test_an_older_repeat_of_an_open_alarm_is_stale_and_not_counted(sns: Sns) -> None:
+    sns.alarm(at="2026-11-21T03:30:00Z")
+    sns.alarm(at="2026-11-21T03:20:00Z")
+    assert sns.row().outcome == "stale"
+    incident = Incident.objects.get()
+    assert incident.alarm_count == 1
+    assert list(incident.events.values_list("kind", flat=True)) == ["triggered"]
