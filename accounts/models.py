@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
+from schedules.models import new_secret
+
 
 class User(AbstractUser):
     """A Klaxon user: an administrator or a responder who can be paged."""
@@ -10,6 +12,7 @@ class User(AbstractUser):
     phone = models.CharField(
         max_length=20, blank=True, help_text="E.164, e.g. +447700900123. Used for SMS and calls."
     )
+    ical_token = models.CharField(max_length=64, unique=True, default=new_secret, editable=False)
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username

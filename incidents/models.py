@@ -43,11 +43,25 @@ class Incident(models.Model):
         related_name="+",
     )
 
+    # Escalation state lives on the row, not only in the broker: the policy as it was when
+    # the incident opened, where it is in it, when the next step is due, and a token that
+    # a queued task must match (a new token makes every older task stale).
+    escalation_snapshot = models.JSONField(default=dict, blank=True)
+    escalation_step = models.PositiveSmallIntegerField(default=0)
+    escalation_round = models.PositiveSmallIntegerField(default=0)
+    next_escalation_at = models.DateTimeField(null=True, blank=True)
+    escalation_token = models.CharField(max_length=32, blank=True)
+
     class Meta:
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["state", "-id"], name="incident_by_state"),
             models.Index(fields=["integration", "dedup_key", "-id"], name="incident_by_key"),
+            models.Index(
+                fields=["next_escalation_at"],
+                condition=models.Q(state="triggered", next_escalation_at__isnull=False),
+                name="incident_escalation_due",
+            ),
         ]
         constraints = [
             # The invariant behind "a repeated ALARM appends": at most one open incident
@@ -80,6 +94,8 @@ class IncidentEvent(models.Model):
         RESOLVED = "resolved", "Resolved"
         NOTE = "note", "Note"
         SOURCE_OK = "source_ok", "Source reported OK"
+        ESCALATED = "escalated", "Escalation step"
+        NOTIFIED = "notified", "Notification"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=24, choices=Kind.choices)

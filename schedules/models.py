@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 import zoneinfo
 from typing import Any
 
@@ -7,6 +8,16 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+
+def new_secret() -> str:
+    """192 random bits, URL-safe: for secret feed URLs."""
+    return secrets.token_urlsafe(24)
+
+
+def validate_weekdays(value: object) -> None:
+    if not isinstance(value, list) or not all(isinstance(d, int) and 0 <= d <= 6 for d in value):
+        raise ValidationError("Weekdays are a list of numbers 0 (Monday) to 6 (Sunday).")
 
 
 def validate_time_zone(value: str) -> None:
@@ -22,6 +33,7 @@ class Schedule(models.Model):
         "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="schedules"
     )
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    ical_token = models.CharField(max_length=64, unique=True, default=new_secret, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -50,6 +62,12 @@ class Layer(models.Model):
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(24 * 28)]
     )
     handoff_time = models.TimeField(help_text="Local time of day when the turn passes on.")
+    # Optional restriction: the layer only has someone on call on these weekdays
+    # (0 = Monday; empty = every day) between these local times (both empty = all day;
+    # an end before the start wraps past midnight).
+    restrict_weekdays = models.JSONField(default=list, blank=True, validators=[validate_weekdays])
+    restrict_start = models.TimeField(null=True, blank=True)
+    restrict_end = models.TimeField(null=True, blank=True)
     users: models.ManyToManyField[Any, LayerMember] = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="LayerMember"
     )
