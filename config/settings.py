@@ -189,7 +189,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, Any] = {}
+CELERY_BEAT_SCHEDULE: dict[str, Any] = {
+    # A lost broker message or a crashed worker delays a page by one interval at most.
+    "rekick-due-escalations": {
+        "task": "incidents.tasks.rekick_due_escalations",
+        "schedule": env.float("ESCALATION_REKICK_SECONDS", default=15.0),
+    },
+}
 
 # Twilio: with no credentials, "outbox" mode records messages instead of sending.
 TWILIO_ACCOUNT_SID: str = env.str("TWILIO_ACCOUNT_SID", default="")

@@ -22,6 +22,7 @@ urlpatterns = [
     path("integrations/", include("integrations.urls")),
     path("", include("schedules.urls")),
     path("teams/", include("accounts.urls")),
+    path("ical/", include("schedules.feed_urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
