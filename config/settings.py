@@ -11,6 +11,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import environ
 
@@ -41,6 +42,10 @@ CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 CI = env.bool("CI", default=False)
 
 KLAXON_BASE_URL: str = env.str("KLAXON_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The host SNS posts to must be served, or Django answers 400 before anything is logged.
+_base_host = urlsplit(KLAXON_BASE_URL).hostname
+if _base_host and _base_host not in ALLOWED_HOSTS and "*" not in ALLOWED_HOSTS:
+    ALLOWED_HOSTS.append(_base_host)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -113,7 +118,8 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # turn "database is locked" failures into short waits.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            # synchronous=FULL: a 2xx to SNS means the row survives a power cut.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         }
@@ -228,7 +234,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "config.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
 }
 SPECTACULAR_SETTINGS = {

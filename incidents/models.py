@@ -84,6 +84,28 @@ class Incident(models.Model):
         return reverse("incidents:detail", kwargs={"pk": self.pk})
 
 
+class AlarmKeyState(models.Model):
+    """The newest StateChangeTime seen for one (integration, alarm key), kept whether or not
+    an incident is open: an OK that arrives before a late-delivered ALARM must still make
+    that ALARM stale. Its row is also the lock that serialises messages for the key."""
+
+    integration = models.ForeignKey(
+        "integrations.Integration", on_delete=models.CASCADE, related_name="+"
+    )
+    dedup_key = models.CharField(max_length=512)
+    last_state_change_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "dedup_key"], name="one_state_row_per_alarm_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dedup_key} @ {self.last_state_change_at:%Y-%m-%d %H:%M:%S}"
+
+
 class IncidentEvent(models.Model):
     """One line of an incident's timeline."""
 

@@ -140,7 +140,7 @@ def receive(
     seen = {
         "message_type": envelope.type,
         "message_id": envelope.message_id[:100],
-        "topic_arn": envelope.topic_arn[:256],
+        "topic_arn": envelope.topic_arn[:512],
         "subscribe_url": (envelope.subscribe_url or "")[:2048],
     }
     if settings.SNS_VERIFY_SIGNATURES and not test_alert:
@@ -196,6 +196,12 @@ def _apply(
                 row.save()
                 if envelope.type == "SubscriptionConfirmation" and settings.SNS_AUTO_CONFIRM:
                     _confirm_on_commit(row.pk)
+        except WrongTopic as exc:
+            forget_cached_integrations()
+            reason = (
+                f"wrong topic: {envelope.topic_arn} (this integration is bound to {exc.pinned})"
+            )
+            return _reject(request, 403, reason, **seen)
         except IntegrityError:
             if InboundMessage.objects.filter(
                 integration=request.integration, applied_message_id=envelope.message_id[:100]
@@ -221,7 +227,9 @@ def _apply(
 def _confirm_on_commit(row_id: int) -> None:
     from integrations.tasks import confirm_subscription
 
-    transaction.on_commit(lambda: confirm_subscription.delay(row_id))
+    # robust: the row is committed; a broker outage must not turn the answer into a 500.
+    # The Confirm button on the Inbound Log still works then.
+    transaction.on_commit(lambda: confirm_subscription.delay(row_id), robust=True)
 
 
 def _apply_envelope(
@@ -263,12 +271,33 @@ def _apply_envelope(
     return incident_services.incident_apply_alarm(integration=integration, alarm=alarm)
 
 
+class WrongTopic(Exception):
+    """Another request pinned a different topic first."""
+
+    def __init__(self, pinned: str) -> None:
+        super().__init__(pinned)
+        self.pinned = pinned
+
+
 def _set_subscription(integration: Integration, status: str, *, topic_arn: str = "") -> None:
-    """Record a subscription change; pin ``topic_arn`` only if no topic is pinned yet
-    (checked in the UPDATE itself: this process's copy of the integration may be stale)."""
+    """Record a subscription change; pin ``topic_arn`` only if no topic is pinned yet.
+
+    ``integration`` may be this process's cached copy: it is not changed here (the change
+    could still roll back); the cache is dropped once the transaction commits."""
+    changed = False
     if integration.subscription_status != status:
         Integration.objects.filter(pk=integration.pk).update(subscription_status=status)
-        integration.subscription_status = status
+        changed = True
     if topic_arn and not integration.topic_arn:
-        Integration.objects.filter(pk=integration.pk, topic_arn="").update(topic_arn=topic_arn)
-        integration.topic_arn = topic_arn
+        pinned = Integration.objects.filter(pk=integration.pk, topic_arn="").update(
+            topic_arn=topic_arn
+        )
+        if not pinned:  # pinned meanwhile, by another request or process
+            current = Integration.objects.values_list("topic_arn", flat=True).get(
+                pk=integration.pk
+            )
+            if current != topic_arn:
+                raise WrongTopic(current)
+        changed = True
+    if changed:
+        transaction.on_commit(forget_cached_integrations)

@@ -8,9 +8,9 @@ import re
 from typing import Any
 
 _UNSUBSCRIBE_KEY = "unsubscribeurl"
-_UNSUBSCRIBE_IN_TEXT = re.compile(
-    r"(Action=Unsubscribe[^\s\"]*SubscriptionArn=)[^\s\"&]+", re.IGNORECASE
-)
+# Both patterns run in linear time: a body is attacker-controlled text of up to 256 KiB.
+_URL = re.compile(r"https?://[^\s\"'<>\\]+", re.IGNORECASE)
+_SUBSCRIPTION_ARN_VALUE = re.compile(r"(SubscriptionArn=)[^&#]*", re.IGNORECASE)
 MASK = "(masked: opening this link would unsubscribe Klaxon)"
 
 
@@ -27,7 +27,14 @@ def masked_json(data: Any) -> Any:
 
 def mask_text(text: str) -> str:
     """Mask the SubscriptionArn of any unsubscribe link written out in ``text``."""
-    return _UNSUBSCRIBE_IN_TEXT.sub(r"\1" + "…masked", text)
+    return _URL.sub(_mask_link, text)
+
+
+def _mask_link(match: re.Match[str]) -> str:
+    url = match.group()
+    if "action=unsubscribe" not in url.lower():
+        return url
+    return _SUBSCRIPTION_ARN_VALUE.sub(r"\1…masked", url)
 
 
 def display_body(body: str) -> str:

@@ -52,7 +52,7 @@ class Integration(models.Model):
         max_length=16, choices=Subscription.choices, default=Subscription.NONE
     )
     topic_arn = models.CharField(
-        max_length=256,
+        max_length=512,
         blank=True,
         help_text="Pinned on the first confirmed subscription; other topics are rejected.",
     )
@@ -125,7 +125,7 @@ class InboundMessage(models.Model):
     # Set only once a message passed verification; unique per integration, so a second
     # delivery of the same SNS MessageId cannot be applied twice, even concurrently.
     applied_message_id = models.CharField(max_length=100, null=True, blank=True)
-    topic_arn = models.CharField(max_length=256, blank=True)
+    topic_arn = models.CharField(max_length=512, blank=True)
     subscribe_url = models.CharField(max_length=2048, blank=True)
     outcome = models.CharField(max_length=32, choices=Outcome.choices, default=Outcome.RECEIVED)
     reason = models.CharField(max_length=500, blank=True)

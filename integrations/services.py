@@ -49,6 +49,12 @@ def subscription_confirm(*, inbound_message_id: int) -> tuple[InboundMessage, bo
         row.confirm_result = "not confirmable: only a verified SubscriptionConfirmation is"
         row.save(update_fields=["confirm_result"])
         return row, False
+    pinned = row.integration.topic_arn if row.integration else ""
+    if pinned and pinned != row.topic_arn:
+        # Confirming would subscribe us at AWS to a topic this integration then rejects.
+        row.confirm_result = f"not confirmed: this integration is bound to {pinned}"
+        row.save(update_fields=["confirm_result"])
+        return row, False
     result = visit_subscribe_url(row.subscribe_url)
     with transaction.atomic():
         row = InboundMessage.objects.select_for_update().get(pk=inbound_message_id)

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.db import DatabaseError
+from django.db import InterfaceError, OperationalError
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -40,7 +40,7 @@ def inbound(request: HttpRequest, token: str) -> HttpResponse:
     """The unique URL an SNS topic posts to."""
     try:
         integration = inbound_path.integration_for_token(token)
-    except DatabaseError:
+    except (OperationalError, InterfaceError):
         return _plain("database unavailable: retry later", 503)
     if integration is None:
         try:
@@ -51,7 +51,7 @@ def inbound(request: HttpRequest, token: str) -> HttpResponse:
 
     limit = settings.INBOUND_MAX_BODY_BYTES
     declared = request.META.get("CONTENT_LENGTH") or "0"
-    too_large = declared.isdigit() and int(declared) > limit
+    too_large = declared.isascii() and declared.isdigit() and int(declared) > limit
     # Read at most one byte past the limit: a missing or lying Content-Length cannot make
     # us buffer an unbounded body.
     body = b"" if too_large else request.read(limit + 1)
@@ -66,7 +66,7 @@ def inbound(request: HttpRequest, token: str) -> HttpResponse:
             method=request.method or "POST",
             body_too_large=too_large,
         )
-    except DatabaseError:
+    except (OperationalError, InterfaceError):
         # Nothing was stored: answer 5xx so SNS delivers again.
         return _plain("database unavailable: retry later", 503)
     return _plain(result.text, result.status)

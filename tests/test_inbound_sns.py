@@ -546,3 +546,91 @@ def test_an_older_repeat_of_an_open_alarm_is_stale_and_not_counted(sns: Sns) -> 
     incident = Incident.objects.get()
     assert incident.alarm_count == 1
     assert list(incident.events.values_list("kind", flat=True)) == ["triggered"]
+
+
+def test_a_late_alarm_after_an_ok_with_no_incident_is_stale(sns: Sns) -> None:
+    """The database blipped: the ALARM got a 503, the OK went through, then SNS retried
+    the older ALARM. It must not open an incident that already recovered."""
+    assert sns.alarm("OK", at="2026-11-21T00:00:10Z").status_code == 200
+    assert sns.row().outcome == "ignored"
+    assert sns.alarm(at="2026-11-21T00:00:05Z").status_code == 200
+    assert sns.row().outcome == "stale"
+    assert not Incident.objects.exists()
+    # A genuinely newer ALARM still opens one.
+    sns.alarm(at="2026-11-21T00:00:20Z")
+    assert Incident.objects.get().state == "triggered"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_alarm_and_newer_ok_never_leave_an_incident_open(
+    sns: Sns, live_server: Any
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers; the race needs PostgreSQL")
+    import http.client
+    from urllib.parse import urlsplit
+
+    host = urlsplit(live_server.url)
+    for n in range(10):
+        arn = f"{ALARM_ARN}-race-{n}"
+        bodies = [
+            json.dumps(sns.envelope(alarm_message("ALARM", "2026-11-21T00:00:05Z", AlarmArn=arn))),
+            json.dumps(sns.envelope(alarm_message("OK", "2026-11-21T00:00:10Z", AlarmArn=arn))),
+        ]
+        barrier = threading.Barrier(2)
+
+        def send(body: str, barrier: threading.Barrier = barrier) -> None:
+            conn = http.client.HTTPConnection(host.hostname, host.port, timeout=30)
+            barrier.wait()
+            conn.request(
+                "POST", sns.integration.inbound_path, body, {"Content-Type": "text/plain"}
+            )
+            assert conn.getresponse().status == 200
+            conn.close()
+
+        workers = [threading.Thread(target=send, args=(b,)) for b in bodies]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    assert not Incident.objects.exclude(state="resolved").exists()
+
+
+def test_masking_a_huge_hostile_body_takes_linear_time(sns: Sns) -> None:
+    import time as clock
+
+    from integrations.masking import display_body
+
+    hostile = '{"Message":"' + "Action=Unsubscribe" * 14000 + '"}'
+    started = clock.perf_counter()
+    display_body(hostile)
+    # The old regex took ~46 s on this body; a linear pass takes milliseconds.
+    assert clock.perf_counter() - started < 2.0
+    link = "https://sns.us-east-1.amazonaws.com/?SubscriptionArn=arn:aws:sns:x:1:t:abc&Action=Unsubscribe"
+    assert "abc" not in display_body(json.dumps({"Message": f"see {link}"}))
+
+
+def test_a_topic_arn_of_the_maximum_length_is_stored_and_pinned(sns: Sns) -> None:
+    long_topic = "arn:aws:sns:us-east-1:123456789012:" + "t" * 256
+    response = sns.post(sns.envelope(alarm_message(), topic_arn=long_topic))
+    assert response.status_code == 200
+    assert Integration.objects.get(pk=sns.integration.pk).topic_arn == long_topic
+    assert sns.row().topic_arn == long_topic
+
+
+def test_the_base_url_host_is_served(settings: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {"PATH": os.environ["PATH"], "KLAXON_BASE_URL": "https://klaxon.example.com"}
+    code = (
+        "import os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings'; "
+        "from django.conf import settings as s; print(s.ALLOWED_HOSTS)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert "klaxon.example.com" in out.stdout

@@ -64,11 +64,13 @@ def test_a_change_made_by_another_process_applies_when_the_entry_expires(
 def test_a_stale_copy_never_overwrites_a_topic_pinned_elsewhere(
     cached: None, settings: Any
 ) -> None:
-    from integrations.inbound import _set_subscription
+    from integrations.inbound import WrongTopic, _set_subscription
 
     integration = IntegrationFactory()
     stale = integration_for_token(integration.token)
     assert stale is not None and stale.topic_arn == ""
     Integration.objects.filter(pk=integration.pk).update(topic_arn="arn:aws:sns:x:1:first")
-    _set_subscription(stale, "confirmed", topic_arn="arn:aws:sns:x:1:second")
+    with pytest.raises(WrongTopic) as refused:
+        _set_subscription(stale, "confirmed", topic_arn="arn:aws:sns:x:1:second")
+    assert refused.value.pinned == "arn:aws:sns:x:1:first"
     assert Integration.objects.get(pk=integration.pk).topic_arn == "arn:aws:sns:x:1:first"
