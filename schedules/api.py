@@ -1,8 +1,45 @@
 from __future__ import annotations
 
-from rest_framework import serializers, viewsets
+from datetime import datetime
+from typing import Any
 
-from schedules.models import EscalationPolicy, EscalationStep, Layer, Schedule
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.models import Team, User
+from incidents.selectors import MAX_ID
+from schedules import oncall
+from schedules.models import (
+    EscalationPolicy,
+    EscalationStep,
+    Layer,
+    LayerMember,
+    Override,
+    Schedule,
+    validate_time_zone,
+)
+from schedules.selectors import schedules_with_rotations, users_on_call
+
+MAX_TURN_HOURS = 24 * 28
+
+
+def feed_url(kind: str, token: str) -> str:
+    """The secret iCal URL for a schedule (kind "schedule") or a user (kind "user")."""
+    return settings.KLAXON_BASE_URL + reverse(f"feeds:{kind}", kwargs={"token": token})
+
+
+# ------------------------------------------------------------------------ schedules: out
 
 
 class LayerSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -10,25 +47,242 @@ class LayerSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
     class Meta:
         model = Layer
-        fields = ["id", "name", "position", "start", "turn", "turn_hours", "handoff_time", "users"]
+        fields = [
+            "id",
+            "name",
+            "position",
+            "start",
+            "turn",
+            "turn_hours",
+            "handoff_time",
+            "users",
+            "restrict_weekdays",
+            "restrict_start",
+            "restrict_end",
+        ]
 
     def get_users(self, layer: Layer) -> list[int]:
-        return [m.user_id for m in layer.members.all()]
+        return [m.user_id for m in sorted(layer.members.all(), key=lambda m: m.position)]
 
 
 class ScheduleSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     layers = LayerSerializer(many=True, read_only=True)
+    ical_url = serializers.SerializerMethodField(help_text="Secret iCal feed of the schedule.")
 
     class Meta:
         model = Schedule
-        fields = ["id", "name", "team", "time_zone", "layers"]
+        fields = ["id", "name", "team", "time_zone", "layers", "ical_url"]
+
+    def get_ical_url(self, schedule: Schedule) -> str:
+        return feed_url("schedule", schedule.ical_token)
 
 
-class ScheduleViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
-    """On-call schedules (read-only until the schedules work lands)."""
+# ------------------------------------------------------------------------- schedules: in
 
-    queryset = Schedule.objects.prefetch_related("layers__members").order_by("id")
+
+class TurnField(serializers.Field):  # type: ignore[type-arg]
+    """ "daily", "weekly", or a whole number of hours; parsed to (turn, turn_hours)."""
+
+    default_error_messages = {
+        "invalid": f'Use "daily", "weekly" or a whole number of hours (1-{MAX_TURN_HOURS}).'
+    }
+
+    def to_internal_value(self, data: object) -> tuple[str, int | None]:
+        if data in (oncall.DAILY, oncall.WEEKLY):
+            return str(data), None
+        if isinstance(data, int) and not isinstance(data, bool) and 1 <= data <= MAX_TURN_HOURS:
+            return oncall.HOURS, data
+        self.fail("invalid")
+        raise AssertionError  # pragma: no cover  (fail() raises)
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class LayerInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    name = serializers.CharField(max_length=100)
+    position = serializers.IntegerField(
+        min_value=0,
+        max_value=32767,
+        required=False,
+        help_text="Higher layers win; default: the layer's index in the list.",
+    )
+    start = serializers.DateField(help_text="First day, in the schedule's time zone.")
+    turn = TurnField(help_text='"daily", "weekly" or a number of hours.')
+    handoff_time = serializers.TimeField(help_text="Local time of the handoff, HH:MM.")
+    users = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), allow_empty=False
+    )
+    restrict_weekdays = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=6), required=False, default=list
+    )
+    restrict_start = serializers.TimeField(required=False, allow_null=True, default=None)
+    restrict_end = serializers.TimeField(required=False, allow_null=True, default=None)
+
+    def validate_users(self, value: list[int]) -> list[int]:
+        known = set(User.objects.filter(pk__in=value).values_list("pk", flat=True))
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValidationError(f"Unknown user id(s): {', '.join(map(str, unknown))}.")
+        return value
+
+
+class ScheduleInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    name = serializers.CharField(max_length=100)
+    team = serializers.PrimaryKeyRelatedField(
+        queryset=Team.objects.all(), required=False, allow_null=True, default=None
+    )
+    time_zone = serializers.CharField(max_length=64, default="UTC")
+    layers = LayerInputSerializer(many=True, allow_empty=False)
+
+    def validate_time_zone(self, value: str) -> str:
+        try:
+            validate_time_zone(value)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.messages) from exc
+        return value
+
+
+@transaction.atomic
+def schedule_create(
+    *, name: str, team: Team | None, time_zone: str, layers: list[dict[str, Any]]
+) -> Schedule:
+    """A schedule with its layers and their members, in list order."""
+    schedule = Schedule.objects.create(name=name, team=team, time_zone=time_zone)
+    for index, data in enumerate(layers):
+        turn, turn_hours = data["turn"]
+        layer = Layer.objects.create(
+            schedule=schedule,
+            name=data["name"],
+            position=data.get("position", index),
+            start=data["start"],
+            turn=turn,
+            turn_hours=turn_hours,
+            handoff_time=data["handoff_time"],
+            restrict_weekdays=sorted(set(data["restrict_weekdays"])),
+            restrict_start=data["restrict_start"],
+            restrict_end=data["restrict_end"],
+        )
+        LayerMember.objects.bulk_create(
+            LayerMember(layer=layer, user_id=user_id, position=position)
+            for position, user_id in enumerate(data["users"])
+        )
+    return schedule
+
+
+class OverrideSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = Override
+        fields = ["id", "user", "start", "end"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["end"] <= attrs["start"]:
+            raise ValidationError({"end": ["The end must be after the start."]})
+        return attrs
+
+
+def parse_at(raw: str | None) -> datetime:
+    """``?at=`` as an aware datetime; now when absent. Raises ValidationError naming it."""
+    if not raw:
+        return timezone.now()
+    # An unencoded "+" in a query string arrives as a space: "09:00:00 01:00".
+    text = raw.strip().replace(" ", "+")
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(
+            {"at": [f"{raw!r} is not an ISO 8601 time, e.g. 2026-03-29T09:00:00+01:00."]}
+        ) from None
+    if at.tzinfo is None:
+        raise ValidationError({"at": ["Give the time with a UTC offset, e.g. +01:00 or Z."]})
+    if not 1970 <= at.year <= 9000:  # keeps turn arithmetic clear of date.min/date.max
+        raise ValidationError({"at": ["Give a year between 1970 and 9000."]})
+    return at
+
+
+ONCALL_RESPONSE = inline_serializer(
+    name="OnCall",
+    fields={
+        "users": inline_serializer(
+            name="OnCallUser",
+            fields={"id": serializers.IntegerField(), "username": serializers.CharField()},
+            many=True,
+        ),
+        "until": serializers.DateTimeField(allow_null=True),
+    },
+)
+
+
+class ScheduleViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+    """On-call schedules. POST {"name", "time_zone", "layers": [...]} creates one."""
+
+    queryset = schedules_with_rotations().order_by("id")
     serializer_class = ScheduleSerializer
+
+    def get_queryset(self) -> QuerySet[Schedule]:
+        return schedules_with_rotations().order_by("id")
+
+    @extend_schema(request=ScheduleInputSerializer, responses={201: ScheduleSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = ScheduleInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        schedule = schedule_create(**data.validated_data)
+        schedule = self.get_queryset().get(pk=schedule.pk)
+        return Response(self.get_serializer(schedule).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        methods=["get"], request=None, responses=OverrideSerializer(many=True), summary="Overrides"
+    )
+    @extend_schema(
+        methods=["post"], request=OverrideSerializer, responses={201: OverrideSerializer}
+    )
+    @action(detail=True, methods=["get", "post"], serializer_class=OverrideSerializer)
+    def overrides(self, request: Request, pk: str | None = None) -> Response:
+        """GET lists the schedule's overrides; POST {"user", "start", "end"} adds one."""
+        schedule = self.get_object()
+        if request.method == "GET":
+            rows = schedule.overrides.order_by("start", "id")
+            return Response(OverrideSerializer(rows, many=True).data)
+        data = OverrideSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        override = data.save(schedule=schedule)
+        return Response(OverrideSerializer(override).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None,
+        responses=ONCALL_RESPONSE,
+        parameters=[
+            OpenApiParameter(
+                "at", OpenApiTypes.DATETIME, description="ISO 8601 with offset; default now."
+            )
+        ],
+    )
+    @action(detail=True, methods=["get"])
+    def oncall(self, request: Request, pk: str | None = None) -> Response:
+        """Who is on call at ``at`` and until when the answer holds (null: for good)."""
+        at = parse_at(request.query_params.get("at"))
+        schedule = self.get_object()
+        answer = users_on_call(schedule, at)
+        return Response(
+            {
+                "users": [{"id": u.pk, "username": u.username} for u in answer.users],
+                "until": answer.until.isoformat() if answer.until else None,
+            }
+        )
+
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(name="CalendarUrl", fields={"url": serializers.URLField()}),
+    )
+    @action(detail=False, methods=["get"], url_path="my-calendar")
+    def my_calendar(self, request: Request) -> Response:
+        """The secret iCal URL of the caller's own shifts across all schedules."""
+        user = request.user
+        assert isinstance(user, User)  # IsAuthenticated ran first
+        return Response({"url": feed_url("user", user.ical_token)})
+
+
+# ---------------------------------------------------------------------------- escalation
 
 
 class EscalationStepSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -45,10 +299,90 @@ class EscalationPolicySerializer(serializers.ModelSerializer):  # type: ignore[t
         fields = ["id", "name", "team", "repeat", "steps"]
 
 
-class EscalationPolicyViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
-    """Escalation policies (read-only until the escalation work lands)."""
+class EscalationStepInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    delay_minutes = serializers.IntegerField(min_value=0, max_value=10_000, default=5)
+    users = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=User.objects.all(), required=False, default=list
+    )
+    schedules = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Schedule.objects.all(), required=False, default=list
+    )
+    teams = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Team.objects.all(), required=False, default=list
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not (attrs["users"] or attrs["schedules"] or attrs["teams"]):
+            raise ValidationError("A step needs at least one user, schedule or team to page.")
+        return attrs
+
+
+class EscalationPolicyInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    name = serializers.CharField(max_length=100)
+    team = serializers.PrimaryKeyRelatedField(
+        queryset=Team.objects.all(), required=False, allow_null=True, default=None
+    )
+    repeat = serializers.IntegerField(min_value=0, max_value=9, default=0)
+    steps = EscalationStepInputSerializer(many=True, allow_empty=False)
+
+
+@transaction.atomic
+def escalation_policy_save(
+    *,
+    policy: EscalationPolicy | None,
+    name: str,
+    team: Team | None,
+    repeat: int,
+    steps: list[dict[str, Any]],
+) -> EscalationPolicy:
+    """Create a policy, or replace one's fields and all its steps (position = list order)."""
+    if policy is None:
+        policy = EscalationPolicy.objects.create(name=name, team=team, repeat=repeat)
+    else:
+        # Lock the row: two concurrent PUTs would otherwise interleave their step rows
+        # and trip the one-step-per-position constraint.
+        policy = EscalationPolicy.objects.select_for_update().get(pk=policy.pk)
+        policy.name, policy.team, policy.repeat = name, team, repeat
+        policy.save(update_fields=["name", "team", "repeat"])
+        policy.steps.all().delete()
+    for position, data in enumerate(steps):
+        step = EscalationStep.objects.create(
+            policy=policy, position=position, delay_minutes=data["delay_minutes"]
+        )
+        step.users.set(data["users"])
+        step.schedules.set(data["schedules"])
+        step.teams.set(data["teams"])
+    return policy
+
+
+class EscalationPolicyViewSet(
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.ReadOnlyModelViewSet,  # type: ignore[type-arg]
+):
+    """Escalation policies. POST creates one; PUT replaces its fields and steps."""
 
     queryset = EscalationPolicy.objects.prefetch_related(
         "steps__users", "steps__schedules", "steps__teams"
     ).order_by("id")
     serializer_class = EscalationPolicySerializer
+    http_method_names = ["get", "post", "put", "head", "options"]
+
+    def _save(self, request: Request, policy: EscalationPolicy | None) -> EscalationPolicy:
+        data = EscalationPolicyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        saved = escalation_policy_save(policy=policy, **data.validated_data)
+        reloaded: EscalationPolicy = self.get_queryset().get(pk=saved.pk)
+        return reloaded
+
+    @extend_schema(
+        request=EscalationPolicyInputSerializer, responses={201: EscalationPolicySerializer}
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        policy = self._save(request, None)
+        return Response(self.get_serializer(policy).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=EscalationPolicyInputSerializer, responses=EscalationPolicySerializer)
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        policy = self._save(request, self.get_object())
+        return Response(self.get_serializer(policy).data)

@@ -1,0 +1,353 @@
+"""Who is on call: the schedule mathematics, as pure functions over small dataclasses.
+
+This module is the single source of truth for on-call answers. It imports nothing from
+Django; ``schedules.selectors`` turns database rows into the specs below.
+
+Rules (see also ``schedules.models``):
+
+* A layer's first turn starts on its ``start`` date at ``handoff_time``, local time in
+  the schedule's zone. Daily and weekly turns advance by calendar days in local time, so
+  a 09:00 handoff stays 09:00 local across daylight-saving changes (the spanning turn is
+  23 or 25 hours long). "hours" turns advance by N real hours from that first start.
+* Turn k belongs to ``user_ids[k % len(user_ids)]``; nobody is on call in a layer before
+  its first turn.
+* Restrictions: the layer only has someone inside its windows. A window opens on each
+  allowed local weekday (all days when the list is empty) at ``restrict_start``
+  (midnight when unset) and closes at ``restrict_end`` (the next midnight when unset);
+  an end at or before the start closes on the next day, and the window belongs to the
+  weekday it opened on.
+* The highest layer (by ``position``; on a tie, the earlier one in ``layers``) that has
+  someone wins. Overrides win over every layer; overlapping overrides put all their
+  users on call, ordered by override start.
+* "The answer" is the pair (user ids, source). A change of either is a change: it is
+  where ``final_shifts`` starts a new segment and what ``until``/``since`` point at.
+
+Local times that do not exist (spring-forward gaps) are read with the offset in force
+before the change; repeated local times (fall-back) mean their first occurrence.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+DAILY = "daily"
+WEEKLY = "weekly"
+HOURS = "hours"
+TURNS = (DAILY, WEEKLY, HOURS)
+OVERRIDE_SOURCE = "override"
+
+# How far past the last scheduled event ``who_is_on_call`` looks for the next change
+# before it says "never". Only reached by rotations that provably change but very
+# rarely (e.g. one user listed hundreds of times); ordinary schedules answer in days.
+SEARCH_HORIZON = timedelta(days=800)
+_FIRST_WINDOW = timedelta(days=2)
+_TICK = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    name: str
+    position: int
+    start: date
+    turn: str
+    turn_hours: int | None
+    handoff_time: time
+    user_ids: tuple[int, ...]
+    restrict_weekdays: tuple[int, ...] = ()
+    restrict_start: time | None = None
+    restrict_end: time | None = None
+
+
+@dataclass(frozen=True)
+class OverrideSpec:
+    user_id: int
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    time_zone: str
+    layers: tuple[LayerSpec, ...]
+    overrides: tuple[OverrideSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class OnCall:
+    user_ids: tuple[int, ...]
+    since: datetime | None
+    until: datetime | None
+    source: str  # "override", the layer name, or "" when nobody
+
+
+@dataclass(frozen=True)
+class Shift:
+    start: datetime
+    end: datetime
+    user_ids: tuple[int, ...]
+    source: str
+
+
+Answer = tuple[tuple[int, ...], str]
+_NOBODY: Answer = ((), "")
+
+
+def _as_utc(value: datetime, what: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must be an aware datetime (with a UTC offset)")
+    return value.astimezone(UTC)
+
+
+def _local_to_utc(day: date, at: time, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, at.replace(tzinfo=None), tzinfo=tz).astimezone(UTC)
+
+
+class _Rotation:
+    """One layer compiled for arithmetic: turn boundaries and restriction windows."""
+
+    def __init__(self, layer: LayerSpec, tz: ZoneInfo) -> None:
+        if layer.turn not in TURNS:
+            raise ValueError(f"unknown turn {layer.turn!r}; expected one of {TURNS}")
+        if layer.turn == HOURS and (layer.turn_hours is None or layer.turn_hours < 1):
+            raise ValueError("an 'hours' turn needs turn_hours >= 1")
+        self.layer = layer
+        self.tz = tz
+        self.first = _local_to_utc(layer.start, layer.handoff_time, tz)
+        self.step_days = 7 if layer.turn == WEEKLY else 1
+        self.step_hours = timedelta(hours=layer.turn_hours or 1)
+        self.weekdays = set(layer.restrict_weekdays) or set(range(7))
+        open_, close = layer.restrict_start, layer.restrict_end
+        all_day = (open_ is None and close is None) or (open_ is not None and open_ == close)
+        self.unrestricted = all_day and len(self.weekdays) == 7
+
+    def boundary(self, k: int) -> datetime:
+        """Start of turn k (turn 0 is the first)."""
+        if self.layer.turn == HOURS:
+            return self.first + k * self.step_hours
+        day = self.layer.start + timedelta(days=k * self.step_days)
+        return _local_to_utc(day, self.layer.handoff_time, self.tz)
+
+    def turn_index(self, at: datetime) -> int:
+        """The k whose turn contains ``at``."""
+        if self.layer.turn == HOURS:
+            return (at - self.first) // self.step_hours
+        days = (at.astimezone(self.tz).date() - self.layer.start).days
+        k = days // self.step_days
+        # The local-date guess is off by at most one turn around the handoff time.
+        while self.boundary(k) > at:
+            k -= 1
+        while self.boundary(k + 1) <= at:
+            k += 1
+        return k
+
+    def turns(self, start: datetime, end: datetime) -> Iterator[tuple[int, datetime, datetime]]:
+        """(k, from, to) for every turn k >= 0 overlapping [start, end), clipped to it."""
+        k = max(self.turn_index(start), 0)
+        lower = self.boundary(k)
+        while lower < end:
+            upper = self.boundary(k + 1)
+            if upper > start:
+                yield k, max(lower, start), min(upper, end)
+            k, lower = k + 1, upper
+
+    def windows(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """Disjoint, sorted UTC intervals in which the restriction lets the layer work."""
+        layer = self.layer
+        open_at = layer.restrict_start or time(0)
+        close_at = layer.restrict_end or time(0)
+        # A window closes on its opening day only if it closes later that day.
+        closes_same_day = layer.restrict_end is not None and close_at > open_at
+        found: list[tuple[datetime, datetime]] = []
+        day = start.astimezone(self.tz).date() - timedelta(days=1)
+        last = end.astimezone(self.tz).date() + timedelta(days=1)
+        while day <= last:
+            if day.weekday() in self.weekdays:
+                lower = _local_to_utc(day, open_at, self.tz)
+                close_day = day if closes_same_day else day + timedelta(days=1)
+                upper = _local_to_utc(close_day, close_at, self.tz)
+                if upper > start and lower < end and upper > lower:
+                    if found and lower <= found[-1][1]:
+                        found[-1] = (found[-1][0], max(found[-1][1], upper))
+                    else:
+                        found.append((lower, upper))
+            day += timedelta(days=1)
+        return found
+
+    def shifts(self, start: datetime, end: datetime) -> list[Shift]:
+        users = self.layer.user_ids
+        if not users or start >= end:
+            return []
+        turns = [
+            Shift(lower, upper, (users[k % len(users)],), self.layer.name)
+            for k, lower, upper in self.turns(start, end)
+        ]
+        if self.unrestricted:
+            return turns
+        return _intersect(turns, self.windows(start, end))
+
+
+def _intersect(turns: list[Shift], windows: list[tuple[datetime, datetime]]) -> list[Shift]:
+    result: list[Shift] = []
+    i = j = 0
+    while i < len(turns) and j < len(windows):
+        turn, (w_start, w_end) = turns[i], windows[j]
+        lower, upper = max(turn.start, w_start), min(turn.end, w_end)
+        if lower < upper:
+            result.append(Shift(lower, upper, turn.user_ids, turn.source))
+        if turn.end <= w_end:
+            i += 1
+        else:
+            j += 1
+    return result
+
+
+class _Compiled:
+    """A schedule prepared once for several questions."""
+
+    def __init__(self, schedule: ScheduleSpec) -> None:
+        self.tz = ZoneInfo(schedule.time_zone)
+        ranked = sorted(enumerate(schedule.layers), key=lambda pair: (-pair[1].position, pair[0]))
+        self.rotations = [_Rotation(layer, self.tz) for _, layer in ranked]
+        overrides = [
+            OverrideSpec(o.user_id, _as_utc(o.start, "override start"), _as_utc(o.end, "end"))
+            for o in schedule.overrides
+        ]
+        self.overrides = sorted((o for o in overrides if o.end > o.start), key=lambda o: o.start)
+
+    def staffed(self) -> list[_Rotation]:
+        return [r for r in self.rotations if r.layer.user_ids]
+
+    def earliest_event(self) -> datetime | None:
+        """Before this instant nobody is on call (None: nobody ever is)."""
+        starts = [r.first for r in self.staffed()] + [o.start for o in self.overrides]
+        return min(starts, default=None)
+
+    def settles_at(self) -> tuple[datetime | None, bool]:
+        """(T, constant): after T the answer never changes if ``constant``.
+
+        T is the last override end or first turn, whichever is later. From then on the
+        answer is constant only when the best-ranked staffed layer works around the clock
+        for a single user; any restricted layer above it, or several users, make it
+        change again (its window closes, or the turn passes on).
+        """
+        events = [r.first for r in self.staffed()] + [o.end for o in self.overrides]
+        last = max(events, default=None)
+        staffed = self.staffed()
+        if not staffed:
+            return last, True
+        top = staffed[0]
+        return last, top.unrestricted and len(set(top.layer.user_ids)) == 1
+
+    def segments(self, start: datetime, end: datetime) -> list[Shift]:
+        if start >= end:
+            return []
+        per_layer = [(r.layer.name, r.shifts(start, end)) for r in self.rotations]
+        overrides = [o for o in self.overrides if o.end > start and o.start < end]
+        points = {start, end}
+        for _, shifts in per_layer:
+            for shift in shifts:
+                points.update((shift.start, shift.end))
+        for o in overrides:
+            points.update((max(o.start, start), min(o.end, end)))
+        ordered = sorted(points)
+        lookup = [(name, [s.start for s in shifts], shifts) for name, shifts in per_layer]
+
+        result: list[Shift] = []
+        for lower, upper in zip(ordered, ordered[1:], strict=False):
+            users, source = _answer_at(lower, overrides, lookup)
+            if result and result[-1].user_ids == users and result[-1].source == source:
+                result[-1] = Shift(result[-1].start, upper, users, source)
+            else:
+                result.append(Shift(lower, upper, users, source))
+        return result
+
+
+def _answer_at(
+    at: datetime,
+    overrides: Sequence[OverrideSpec],
+    layers: Sequence[tuple[str, list[datetime], list[Shift]]],
+) -> Answer:
+    users: list[int] = []
+    for o in overrides:
+        if o.start <= at < o.end and o.user_id not in users:
+            users.append(o.user_id)
+    if users:
+        return tuple(users), OVERRIDE_SOURCE
+    for name, starts, shifts in layers:
+        i = bisect.bisect_right(starts, at) - 1
+        if i >= 0 and at < shifts[i].end:
+            return shifts[i].user_ids, name
+    return _NOBODY
+
+
+def _key(shift: Shift) -> Answer:
+    return shift.user_ids, shift.source
+
+
+def who_is_on_call(schedule: ScheduleSpec, at: datetime) -> OnCall:
+    """Who is on call at ``at`` (aware), since when and until the answer next changes.
+
+    ``since`` is None when nobody has been on call since forever; ``until`` is None when
+    the answer never changes again (within ``SEARCH_HORIZON`` past the last event).
+    """
+    at = _as_utc(at, "at")
+    plan = _Compiled(schedule)
+    current = plan.segments(at, at + _TICK)[0]
+    return OnCall(
+        user_ids=current.user_ids,
+        since=_since(plan, at),
+        until=_until(plan, at),
+        source=current.source,
+    )
+
+
+def _until(plan: _Compiled, at: datetime) -> datetime | None:
+    last, constant = plan.settles_at()
+    if last is None:
+        return None
+    limit = max(at, last) + (timedelta(days=1) if constant else SEARCH_HORIZON)
+    window = _FIRST_WINDOW
+    while True:
+        segments = plan.segments(at, at + window)
+        if len(segments) > 1:
+            return segments[1].start
+        if at + window >= limit:
+            return None
+        window *= 2
+
+
+def _since(plan: _Compiled, at: datetime) -> datetime | None:
+    earliest = plan.earliest_event()
+    if earliest is None:
+        return None
+    floor = earliest - timedelta(days=1)
+    window = _FIRST_WINDOW
+    while True:
+        segments = plan.segments(at - window, at + _TICK)
+        if len(segments) > 1:
+            return segments[-1].start
+        if at - window < floor:
+            return None
+        window *= 2
+
+
+def final_shifts(schedule: ScheduleSpec, start: datetime, end: datetime) -> list[Shift]:
+    """The final answer over [start, end) as contiguous segments, one per answer.
+
+    Adjacent segments always differ (in users or source); gaps have ``user_ids == ()``.
+    The first and last segments are clipped to the window; an empty window gives [].
+    """
+    start, end = _as_utc(start, "start"), _as_utc(end, "end")
+    return _Compiled(schedule).segments(start, end)
+
+
+def layer_shifts(
+    schedule: ScheduleSpec, layer: LayerSpec, start: datetime, end: datetime
+) -> list[Shift]:
+    """One layer's own turns (restrictions applied) within [start, end), clipped to it."""
+    start, end = _as_utc(start, "start"), _as_utc(end, "end")
+    return _Rotation(layer, ZoneInfo(schedule.time_zone)).shifts(start, end)

@@ -1,0 +1,167 @@
+"""Secret iCal feeds, per schedule and per user, as a calendar client reads them."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from schedules.feeds import escape_text, fold, schedule_events
+from schedules.models import Layer, LayerMember, Override, Schedule
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+STAMP = re.compile(r"^\d{8}T\d{6}Z$")
+
+
+def make_schedule(name: str, users: list[Any], **layer: Any) -> Schedule:
+    schedule = Schedule.objects.create(name=name, time_zone="Europe/London")
+    fields = {"name": "Daily", "start": date.today() - timedelta(days=30), "turn": "daily",
+              "handoff_time": time(9)}  # fmt: skip
+    fields.update(layer)
+    created = Layer.objects.create(schedule=schedule, **fields)
+    for position, user in enumerate(users):
+        LayerMember.objects.create(layer=created, user=user, position=position)
+    return schedule
+
+
+def unfold(text: str) -> list[str]:
+    """Content lines as RFC 5545 3.1 says to read them back."""
+    return text.replace("\r\n ", "").split("\r\n")[:-1]
+
+
+def events(text: str) -> list[dict[str, str]]:
+    found: list[dict[str, str]] = []
+    for line in unfold(text):
+        if line == "BEGIN:VEVENT":
+            found.append({})
+        elif found and ":" in line and not line.startswith("END:"):
+            key, _, value = line.partition(":")
+            found[-1].setdefault(key, value)
+    return found
+
+
+@pytest.fixture
+def people() -> list[Any]:
+    return [
+        UserFactory(username=u, first_name=f, last_name="Smith", password=None)
+        for u, f in (("alice", "Alice"), ("bob", "Bob"))
+    ]
+
+
+def test_a_schedule_feed_is_a_valid_calendar_of_its_shifts(people: list[Any]) -> None:
+    schedule = make_schedule("Primary", people)
+
+    response = Client().get(f"/ical/schedules/{schedule.ical_token}.ics")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/calendar; charset=utf-8"
+    text = response.content.decode()
+    assert text.startswith("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n")
+    assert text.endswith("END:VCALENDAR\r\n")
+    assert "\n" not in text.replace("\r\n", "")  # every line ends in CRLF
+    assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
+    assert "X-WR-CALNAME:Klaxon: Primary" in unfold(text)
+    found = events(text)
+    # Daily turns, 7 days back to 60 ahead: about 68 of them, alternating.
+    assert 66 <= len(found) <= 69
+    assert {e["SUMMARY"] for e in found} == {"Alice Smith", "Bob Smith"}
+    assert all(STAMP.match(e["DTSTART"]) and STAMP.match(e["DTEND"]) for e in found)
+    assert len({e["UID"] for e in found}) == len(found)
+    now = timezone.now()
+    first_end = datetime.strptime(found[0]["DTEND"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    last_start = datetime.strptime(found[-1]["DTSTART"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    assert now - timedelta(days=8) < first_end <= now - timedelta(days=6)
+    assert now + timedelta(days=59) <= last_start < now + timedelta(days=60)
+
+
+def test_event_uids_and_times_stay_put_as_the_feed_window_moves(people: list[Any]) -> None:
+    schedule = make_schedule("Primary", people)
+    now = timezone.now()
+
+    today = {e.uid: (e.start, e.end) for e in schedule_events(schedule, now)}
+    later = {e.uid: (e.start, e.end) for e in schedule_events(schedule, now + timedelta(hours=5))}
+
+    shared = today.keys() & later.keys()
+    assert len(shared) >= len(today) - 1
+    assert all(today[uid] == later[uid] for uid in shared)
+    # The first event keeps its real start, not the window's edge.
+    first_start = min(start for start, _ in today.values())
+    assert first_start.astimezone(UTC).time() in (time(8), time(9))  # 09:00 London
+
+
+def test_an_override_shows_in_the_schedule_feed(people: list[Any]) -> None:
+    schedule = make_schedule("Primary", people[:1])
+    dan = UserFactory(username="dan", first_name="Dan", password=None)
+    start = timezone.now().replace(microsecond=0) + timedelta(days=2)
+    Override.objects.create(
+        schedule=schedule, user=dan, start=start, end=start + timedelta(hours=3)
+    )
+
+    text = Client().get(f"/ical/schedules/{schedule.ical_token}.ics").content.decode()
+
+    (override,) = [e for e in events(text) if e["SUMMARY"] == "Dan"]
+    assert override["DTSTART"] == start.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    assert "override" in override["DESCRIPTION"]
+
+
+def test_a_user_feed_has_their_shifts_from_every_schedule_and_nobody_elses(
+    people: list[Any],
+) -> None:
+    alice, bob = people
+    make_schedule("Databases", [alice, bob])
+    make_schedule("Network", [alice], turn="weekly")
+    make_schedule("Bob only", [bob])
+
+    response = Client().get(f"/ical/users/{alice.ical_token}.ics")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/calendar; charset=utf-8"
+    found = events(response.content.decode())
+    summaries = {e["SUMMARY"] for e in found}
+    assert summaries == {"On call: Databases", "On call: Network"}
+    # Alice alone in Network: one stretch since the layer started, not one per week.
+    assert [e["SUMMARY"] for e in found].count("On call: Network") == 1
+    assert 30 <= [e["SUMMARY"] for e in found].count("On call: Databases") <= 36
+
+
+@pytest.mark.parametrize("kind", ["schedules", "users"])
+def test_an_unknown_token_is_not_found(kind: str, people: list[Any]) -> None:
+    make_schedule("Primary", people)
+
+    assert Client().get(f"/ical/{kind}/not-a-token.ics").status_code == 404
+    assert Client().get(f"/ical/{kind}/{'x' * 500}.ics").status_code == 404
+
+
+def test_feeds_refuse_writes(people: list[Any]) -> None:
+    schedule = make_schedule("Primary", people)
+
+    assert Client().post(f"/ical/schedules/{schedule.ical_token}.ics").status_code == 405
+
+
+def test_text_is_escaped_and_long_lines_folded_without_splitting_characters(
+    people: list[Any],
+) -> None:
+    name = "Ops, nights; \\ on call\n" + "é" * 60
+    schedule = make_schedule(name, people)
+
+    text = Client().get(f"/ical/schedules/{schedule.ical_token}.ics").content.decode()
+
+    assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
+    calname = next(line for line in unfold(text) if line.startswith("X-WR-CALNAME:"))
+    assert calname == "X-WR-CALNAME:Klaxon: Ops\\, nights\\; \\\\ on call\\n" + "é" * 60
+
+
+def test_escape_and_fold_follow_rfc_5545() -> None:
+    assert escape_text("a,b;c\\d\r\ne\nf") == "a\\,b\\;c\\\\d\\ne\\nf"
+    line = "SUMMARY:" + "x" * 200
+    folded = fold(line).split("\r\n")
+    assert [len(part) for part in folded] == [75, 75, 60]
+    assert all(part.startswith(" ") for part in folded[1:])
+    assert "".join(part[1:] if i else part for i, part in enumerate(folded)) == line
+    assert fold("short") == "short"
