@@ -4,15 +4,17 @@ call these; nothing else changes an incident's state."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, models, transaction
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from incidents import signals
-from incidents.models import Incident, IncidentEvent
+from incidents.escalation import escalation_enqueue_step, new_escalation_token
+from incidents.models import AlarmKeyState, Incident, IncidentEvent
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -34,8 +36,11 @@ class AlarmResult:
 
 
 def _send_on_commit(signal: Signal, incident_id: int, channel: str) -> None:
+    # robust: the change is committed; a failing receiver (say, the broker is down) must
+    # neither fail the request nor stop the other receivers and hooks.
     transaction.on_commit(
-        lambda: signal.send(sender=Incident, incident_id=incident_id, channel=channel)
+        lambda: signal.send_robust(sender=Incident, incident_id=incident_id, channel=channel),
+        robust=True,
     )
 
 
@@ -52,6 +57,9 @@ def incident_open(
     """Open a triggered incident. Raises IntegrityError if one is already open for the key
     (the partial unique index); callers in a race retry and append instead."""
     now = timezone.now()
+    # Escalation starts in the same INSERT (no extra query on the ingest path): the first
+    # step is due now, and the task queued on commit snapshots the policy.
+    escalates = integration.escalation_policy_id is not None
     incident = Incident.objects.create(
         integration=integration,
         dedup_key=dedup_key[:512],
@@ -61,6 +69,8 @@ def incident_open(
         created_at=now,
         last_seen_at=now,
         last_state_change_at=state_change_at,
+        next_escalation_at=now if escalates else None,
+        escalation_token=new_escalation_token() if escalates else "",
     )
     event = IncidentEvent.objects.create(
         incident=incident,
@@ -70,6 +80,8 @@ def incident_open(
         message=message or f"Opened by {integration.name}.",
     )
     _send_on_commit(signals.incident_triggered, incident.pk, "source")
+    if escalates:
+        escalation_enqueue_step(incident_id=incident.pk, token=incident.escalation_token)
     return AlarmResult("created", incident.pk, event=event)
 
 
@@ -91,7 +103,9 @@ def incident_apply_alarm(*, integration: Integration, alarm: CloudWatchAlarm) ->
     if fast is not None:
         return fast
 
-    # No open incident took the message: lock the newest one for the key and decide.
+    # No open incident took the message. Lock the key (its state row exists even when no
+    # incident does) and record this StateChangeTime if it is the newest, then decide.
+    newest = _claim_alarm_key(integration.pk, key, changed_at)
     latest = (
         Incident.objects.select_for_update()
         .filter(integration=integration, dedup_key=key)
@@ -99,12 +113,14 @@ def incident_apply_alarm(*, integration: Integration, alarm: CloudWatchAlarm) ->
         .order_by("-id")
         .first()
     )
-    if latest and latest.last_state_change_at and changed_at < latest.last_state_change_at:
+    if latest is not None and latest.last_state_change_at is not None:
+        newest = max(newest, latest.last_state_change_at)
+    if changed_at < newest:
         return AlarmResult(
             "stale",
-            latest.pk,
+            latest.pk if latest else None,
             f"StateChangeTime {changed_at.isoformat()} is older than the last state applied "
-            f"({latest.last_state_change_at.isoformat()})",
+            f"({newest.isoformat()})",
         )
     if latest is not None and latest.is_open:
         if state == "OK" and integration.security_mode:
@@ -184,6 +200,30 @@ def _db(field: str, value: Any) -> Any:
     model_field = Incident._meta.get_field(field)
     assert isinstance(model_field, models.Field)
     return model_field.get_db_prep_value(value, connection)
+
+
+def _claim_alarm_key(integration_id: int, key: str, changed_at: datetime) -> datetime:
+    """Create or lock the key's state row, keep the newest StateChangeTime on it, and
+    return that newest time (later than ``changed_at`` means the message is stale).
+
+    One statement on both databases: INSERT ... ON CONFLICT DO UPDATE takes the row lock,
+    so concurrent messages for a key with no incident yet are applied one at a time."""
+    table = connection.ops.quote_name(AlarmKeyState._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (integration_id, dedup_key, last_state_change_at) "
+            "VALUES (%s, %s, %s) ON CONFLICT (integration_id, dedup_key) DO UPDATE SET "
+            f"last_state_change_at = CASE WHEN {table}.last_state_change_at > "
+            f"excluded.last_state_change_at THEN {table}.last_state_change_at "
+            "ELSE excluded.last_state_change_at END RETURNING last_state_change_at",
+            [integration_id, key, _db("last_state_change_at", changed_at)],
+        )
+        (stored,) = cursor.fetchone()
+    # PostgreSQL returns an aware datetime; SQLite naive UTC (or its text form).
+    if isinstance(stored, str):
+        stored = parse_datetime(stored)
+    assert isinstance(stored, datetime), stored
+    return stored if timezone.is_aware(stored) else stored.replace(tzinfo=UTC)
 
 
 def _update_open_incident(
