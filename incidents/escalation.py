@@ -1,0 +1,532 @@
+"""The escalation engine: who is paged for a triggered incident, and when.
+
+State lives on the incident row, not in the broker: the policy as snapshotted at the
+first step (``escalation_snapshot``), where the incident is in it (``escalation_step``,
+``escalation_round``), when the next step is due (``next_escalation_at``) and a token.
+Every queued ``escalate`` task carries the token it was queued with; a step only runs
+under the row lock when the token still matches and the step is due, and it rotates the
+token. So a duplicated or redelivered message finds a stale token and does nothing, and
+a lost one is replaced by ``escalation_rekick_due`` (Celery beat, every 15 s), which
+queues a task for every incident whose step is overdue.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.db.models import Prefetch, Q
+from django.utils import timezone
+
+from incidents import paging
+from incidents.models import Incident, IncidentEvent
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+logger = logging.getLogger(__name__)
+
+REKICK_BATCH = 500
+# Overdue steps are re-kicked this many to a task: one transaction, one snapshot and one
+# target lookup per policy step for all of them (keeps an alert storm cheap), while
+# still spreading the work over the worker processes.
+STEPS_PER_TASK = 50
+# Celery's eta timer may fire a hair early; a step due within this margin runs now
+# rather than waiting for the next beat.
+EARLY_MARGIN = timedelta(seconds=1)
+
+# What escalation_run_step did, returned by the task (visible in results and logs).
+ESCALATED = "escalated"
+FINISHED = "finished"
+STALE = "stale"
+NOT_DUE = "not_due"
+NOT_TRIGGERED = "not_triggered"
+MISSING = "missing"
+
+
+def new_escalation_token() -> str:
+    return secrets.token_hex(8)
+
+
+def escalation_enqueue_step(*, incident_id: int, token: str, eta: datetime | None = None) -> None:
+    """Queue one step once the current transaction commits (never before: the worker
+    must see the row as committed, with this token).
+
+    ``robust``: a broker outage must not fail the request that opened the incident;
+    the beat re-kicks the step from the row."""
+    from incidents.tasks import escalate
+
+    options: dict[str, Any] = {} if eta is None else {"eta": eta}
+    transaction.on_commit(
+        lambda: escalate.apply_async((incident_id, token), **options),
+        robust=True,
+    )
+
+
+# --- The snapshot -----------------------------------------------------------------------
+
+
+def policy_snapshot(*, integration_id: int) -> dict[str, Any]:
+    """The integration's escalation policy as plain data, or {} when it has none.
+
+    Users, schedules and teams are stored by id and name; who is on call for a schedule
+    and who is in a team are looked up when the step runs."""
+    from accounts.models import Team, User
+    from schedules.models import EscalationPolicy, EscalationStep, Schedule
+
+    policy = EscalationPolicy.objects.filter(integrations__pk=integration_id).first()
+    if policy is None:
+        return {}
+    steps = (
+        EscalationStep.objects.filter(policy=policy)
+        .order_by("position")
+        # Stable order for the timeline: users by username, schedules and teams by name.
+        .prefetch_related(
+            Prefetch("users", queryset=User.objects.order_by("username", "pk")),
+            Prefetch("schedules", queryset=Schedule.objects.order_by("name", "pk")),
+            Prefetch("teams", queryset=Team.objects.order_by("name", "pk")),
+        )
+    )
+    return {
+        "policy": {"id": policy.pk, "name": policy.name},
+        "repeat": policy.repeat,
+        "steps": [
+            {
+                "delay_minutes": step.delay_minutes,
+                "users": [{"id": u.pk, "name": u.get_username()} for u in step.users.all()],
+                "schedules": [{"id": s.pk, "name": s.name} for s in step.schedules.all()],
+                "teams": [{"id": t.pk, "name": t.name} for t in step.teams.all()],
+            }
+            for step in steps
+        ],
+    }
+
+
+# --- Targets ----------------------------------------------------------------------------
+
+
+@dataclass
+class StepTargets:
+    """Who one step pages (each user once, in order) and why, in words."""
+
+    users: list[User] = field(default_factory=list)
+    why: list[str] = field(default_factory=list)
+
+    def add(self, user: User) -> None:
+        if all(u.pk != user.pk for u in self.users):
+            self.users.append(user)
+
+
+def _names(users: list[User]) -> str:
+    return ", ".join(u.get_username() for u in users) or "nobody"
+
+
+def resolve_targets(step: dict[str, Any], at: datetime) -> StepTargets:
+    """The users a snapshotted step pages at ``at``: its users, whoever is on call for
+    its schedules at that moment, and the current members of its teams. Deactivated or
+    deleted users are skipped, and the reason says so."""
+    from accounts.models import Membership, User
+
+    targets = StepTargets()
+    if step["users"]:
+        found = {u.pk: u for u in User.objects.filter(pk__in=[u["id"] for u in step["users"]])}
+        for entry in step["users"]:
+            user = found.get(entry["id"])
+            if user is None:
+                targets.why.append(f"user {entry['name']} (deleted, skipped)")
+            elif not user.is_active:
+                targets.why.append(f"user {entry['name']} (deactivated, skipped)")
+            else:
+                targets.why.append(f"user {user.get_username()}")
+                targets.add(user)
+    if step["schedules"]:
+        from schedules.selectors import schedules_with_rotations, users_on_call
+
+        schedules = schedules_with_rotations().in_bulk([s["id"] for s in step["schedules"]])
+        for entry in step["schedules"]:
+            schedule = schedules.get(entry["id"])
+            if schedule is None:
+                targets.why.append(f"schedule {entry['name']} (deleted) -> nobody")
+                continue
+            answer = users_on_call(schedule, at)
+            on_call = [u for u in answer.users if u.is_active]
+            if on_call:
+                source = f" ({answer.source})" if answer.source else ""
+                targets.why.append(f"schedule {schedule.name} -> {_names(on_call)}{source}")
+            else:
+                targets.why.append(f"schedule {schedule.name} -> nobody on call")
+            for user in on_call:
+                targets.add(user)
+    if step["teams"]:
+        members: dict[int, list[User]] = {}
+        rows = (
+            Membership.objects.filter(team_id__in=[t["id"] for t in step["teams"]])
+            .filter(user__is_active=True)
+            .select_related("user")
+            .order_by("user__username")
+        )
+        for membership in rows:
+            members.setdefault(membership.team_id, []).append(membership.user)
+        for entry in step["teams"]:
+            team_users = members.get(entry["id"], [])
+            names = _names(team_users) if team_users else "no members"
+            targets.why.append(f"team {entry['name']} -> {names}")
+            for user in team_users:
+                targets.add(user)
+    return targets
+
+
+# --- Running a step ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _NextStep:
+    incident_id: int
+    token: str
+    at: datetime
+
+
+_STATE_FIELDS = [
+    "escalation_snapshot",
+    "escalation_step",
+    "escalation_round",
+    "next_escalation_at",
+    "escalation_token",
+]
+
+
+@dataclass
+class _StepContext:
+    """What the steps run in one transaction share: the moment, and the snapshots and
+    resolved targets already looked up (identical for every incident on one policy)."""
+
+    now: datetime
+    snapshots: dict[int, dict[str, Any]] = field(default_factory=dict)
+    targets: dict[str, StepTargets] = field(default_factory=dict)
+
+    def snapshot_for(self, integration_id: int) -> dict[str, Any]:
+        if integration_id not in self.snapshots:
+            self.snapshots[integration_id] = policy_snapshot(integration_id=integration_id)
+        return self.snapshots[integration_id]
+
+    def targets_for(self, step: dict[str, Any]) -> StepTargets:
+        key = json.dumps(step, sort_keys=True)
+        if key not in self.targets:
+            self.targets[key] = resolve_targets(step, self.now)
+        return self.targets[key]
+
+
+@dataclass
+class _StepResult:
+    outcome: str
+    events: list[IncidentEvent]
+    next_step: _NextStep | None
+
+
+def _clock(at: datetime, now: datetime) -> str:
+    utc = at.astimezone(UTC)
+    if utc.date() == now.astimezone(UTC).date():
+        return f"{utc:%H:%M} UTC"
+    return f"{utc:%Y-%m-%d %H:%M} UTC"
+
+
+def _rounds(n: int) -> str:
+    return f"{n} round" if n == 1 else f"{n} rounds"
+
+
+def _skip_reason(incident: Incident | None, token: str, now: datetime) -> str | None:
+    """Why a task holding ``token`` must not run a step now, or None when it must."""
+    if incident is None:
+        return MISSING
+    if incident.state != Incident.State.TRIGGERED:
+        return NOT_TRIGGERED
+    if not token or incident.escalation_token != token:
+        return STALE
+    due = incident.next_escalation_at
+    if due is None or due > now + EARLY_MARGIN:
+        return NOT_DUE
+    return None
+
+
+def escalation_run_step(*, incident_id: int, token: str, now: datetime | None = None) -> str:
+    """Run the incident's due escalation step, if this token may; return what happened.
+
+    Exits without doing anything when the incident is gone, no longer triggered, the
+    token is stale (another task already ran this step, or escalation was stopped or
+    restarted) or the step is not due yet."""
+    with transaction.atomic():
+        # The row lock serialises duplicated tasks for one incident: the second waits
+        # here, then sees the token the first one rotated, and exits.
+        incident = Incident.objects.select_for_update().filter(pk=incident_id).first()
+        now = now or timezone.now()
+        skip = _skip_reason(incident, token, now)
+        if skip is not None:
+            return skip
+        assert incident is not None
+        result = _plan_step(incident, _StepContext(now))
+        IncidentEvent.objects.bulk_create(result.events)
+        incident.save(update_fields=_STATE_FIELDS)
+        if result.next_step is not None:
+            escalation_enqueue_step(
+                incident_id=incident.pk, token=result.next_step.token, eta=result.next_step.at
+            )
+    return result.outcome
+
+
+def escalation_run_steps(
+    *, steps: list[tuple[int, str]], now: datetime | None = None
+) -> dict[str, int]:
+    """``escalation_run_step`` for many (incident id, token) pairs in one transaction:
+    the same checks and the same timeline, with a policy snapshotted and each step's
+    targets resolved once for the batch, and the writes done in bulk. Used by the
+    re-kick, which may find thousands of overdue steps at once (an alert storm, a broker
+    outage). Returns how many of each outcome."""
+    counts: dict[str, int] = {}
+    tokens = dict(steps)
+    with transaction.atomic():
+        # Locked in id order, so two overlapping batches wait for each other instead of
+        # deadlocking; the second then finds rotated tokens.
+        locked = {
+            incident.pk: incident
+            for incident in Incident.objects.select_for_update()
+            .filter(pk__in=tokens)
+            .order_by("pk")
+        }
+        now = now or timezone.now()
+        context = _StepContext(now)
+        ran: list[Incident] = []
+        events: list[IncidentEvent] = []
+        follow_ups: list[_NextStep] = []
+        for incident_id, token in tokens.items():
+            incident = locked.get(incident_id)
+            outcome = _skip_reason(incident, token, now)
+            if outcome is None:
+                assert incident is not None
+                result = _plan_step(incident, context)
+                outcome = result.outcome
+                ran.append(incident)
+                events.extend(result.events)
+                if result.next_step is not None:
+                    follow_ups.append(result.next_step)
+            counts[outcome] = counts.get(outcome, 0) + 1
+        IncidentEvent.objects.bulk_create(events)
+        Incident.objects.bulk_update(ran, _STATE_FIELDS)
+        if follow_ups:
+            transaction.on_commit(lambda: _enqueue_many(follow_ups), robust=True)
+    return counts
+
+
+def _enqueue_many(follow_ups: list[_NextStep]) -> None:
+    from incidents.tasks import escalate
+
+    with escalate.app.producer_or_acquire() as producer:
+        for step in follow_ups:
+            escalate.apply_async((step.incident_id, step.token), eta=step.at, producer=producer)
+
+
+def _plan_step(incident: Incident, context: _StepContext) -> _StepResult:
+    """One step on a locked, triggered, due incident: who to page and the timeline lines
+    to write (returned, not saved), with the incident's escalation state advanced in
+    memory. The caller saves both in its transaction."""
+    now = context.now
+    if not incident.escalation_snapshot:
+        incident.escalation_snapshot = context.snapshot_for(incident.integration_id)
+    snapshot = incident.escalation_snapshot
+    steps: list[dict[str, Any]] = snapshot.get("steps") or []
+    total_rounds = int(snapshot.get("repeat", 0)) + 1
+    step_index, round_index = incident.escalation_step, incident.escalation_round
+
+    if not steps:
+        if snapshot:
+            why = f"escalation policy {snapshot['policy']['name']} has no steps"
+        else:
+            why = "the integration has no escalation policy"
+        return _finish(incident, now, f"Escalation stopped: {why}.")
+    if step_index >= len(steps):
+        # The last step of the last round ran and its delay passed without an ack.
+        message = f"Escalation finished: nobody acknowledged after {_rounds(total_rounds)}."
+        return _finish(incident, now, message)
+
+    step = steps[step_index]
+    targets = context.targets_for(step)
+    next_at = now + timedelta(minutes=int(step["delay_minutes"]))
+    next_step, next_round = step_index + 1, round_index
+    if next_step >= len(steps) and round_index + 1 < total_rounds:
+        next_step, next_round = 0, round_index + 1
+    # Past the last step of the last round, the next "step" is writing the finish line.
+    last = next_step >= len(steps)
+
+    label = f"Step {step_index + 1} of {len(steps)} (round {round_index + 1} of {total_rounds})"
+    who = f"notifying {_names(targets.users)}" if targets.users else "nobody to notify"
+    why = "; ".join(targets.why) or "the step has no targets"
+    if last:
+        then = f"escalation ends at {_clock(next_at, now)} if nobody acknowledges"
+    else:
+        then = f"next step at {_clock(next_at, now)}"
+    escalated = IncidentEvent(
+        incident=incident,
+        kind=IncidentEvent.Kind.ESCALATED,
+        at=now,
+        channel="escalation",
+        message=f"{label}: {who} ({why}); {then}.",
+        data={
+            "step": step_index,
+            "round": round_index,
+            "user_ids": [u.pk for u in targets.users],
+            "why": targets.why,
+            "next_escalation_at": next_at.isoformat(),
+        },
+    )
+    pages = paging.notification_events(
+        incident, targets.users, f"escalation {label.lower()}", now=now
+    )
+
+    incident.escalation_step = next_step
+    incident.escalation_round = next_round
+    incident.next_escalation_at = next_at
+    incident.escalation_token = new_escalation_token()
+    return _StepResult(
+        ESCALATED, [escalated, *pages], _NextStep(incident.pk, incident.escalation_token, next_at)
+    )
+
+
+def _finish(incident: Incident, now: datetime, message: str) -> _StepResult:
+    incident.next_escalation_at = None
+    incident.escalation_token = new_escalation_token()
+    line = IncidentEvent(
+        incident=incident,
+        kind=IncidentEvent.Kind.ESCALATED,
+        at=now,
+        channel="escalation",
+        message=message,
+        data={"finished": True},
+    )
+    return _StepResult(FINISHED, [line], None)
+
+
+# --- Stopping, hurrying, restarting ------------------------------------------------------
+
+
+def escalation_stop(*, incident_id: int) -> bool:
+    """Stop escalating an incident that is no longer triggered (acknowledged or resolved).
+
+    One UPDATE: no next step, and a new token so every queued task is stale. An incident
+    that is triggered again by now is left alone (its escalation was restarted)."""
+    stopped = (
+        Incident.objects.filter(pk=incident_id)
+        .exclude(state=Incident.State.TRIGGERED)
+        .update(next_escalation_at=None, escalation_token=new_escalation_token())
+    )
+    return stopped == 1
+
+
+def escalation_escalate_now(*, incident_id: int, now: datetime | None = None) -> bool:
+    """Run the next step at once instead of waiting for its delay. False when there is no
+    next step (not triggered, or escalation finished or never started)."""
+    with transaction.atomic():
+        incident = Incident.objects.select_for_update().filter(pk=incident_id).first()
+        if (
+            incident is None
+            or incident.state != Incident.State.TRIGGERED
+            or incident.next_escalation_at is None
+        ):
+            return False
+        incident.next_escalation_at = now or timezone.now()
+        incident.escalation_token = new_escalation_token()
+        incident.save(update_fields=["next_escalation_at", "escalation_token"])
+        escalation_enqueue_step(incident_id=incident.pk, token=incident.escalation_token)
+    return True
+
+
+def escalation_restart(*, incident_id: int, now: datetime | None = None) -> bool:
+    """Start escalation again from the first step of the first round, with a fresh
+    snapshot of the integration's current policy (a re-triggered incident). False when
+    the incident is not triggered or its integration has no policy."""
+    from integrations.models import Integration
+
+    with transaction.atomic():
+        incident = Incident.objects.select_for_update().filter(pk=incident_id).first()
+        if incident is None or incident.state != Incident.State.TRIGGERED:
+            return False
+        has_policy = Integration.objects.filter(
+            pk=incident.integration_id, escalation_policy__isnull=False
+        ).exists()
+        now = now or timezone.now()
+        incident.escalation_snapshot = {}
+        incident.escalation_step = 0
+        incident.escalation_round = 0
+        incident.next_escalation_at = now if has_policy else None
+        incident.escalation_token = new_escalation_token()
+        incident.save(
+            update_fields=[
+                "escalation_snapshot",
+                "escalation_step",
+                "escalation_round",
+                "next_escalation_at",
+                "escalation_token",
+            ]
+        )
+        if not has_policy:
+            return False
+        IncidentEvent.objects.create(
+            incident=incident,
+            kind=IncidentEvent.Kind.ESCALATED,
+            at=now,
+            channel="escalation",
+            message="Escalation restarted from the first step.",
+            data={"restarted": True},
+        )
+        escalation_enqueue_step(incident_id=incident.pk, token=incident.escalation_token)
+    return True
+
+
+# --- The safety net ---------------------------------------------------------------------
+
+
+def escalation_rekick_due(*, now: datetime | None = None, batch_size: int = REKICK_BATCH) -> int:
+    """Queue a step for every triggered incident whose step is overdue; return how many.
+
+    Run by beat. A step whose message was lost, or whose worker died, is overdue and gets
+    a new message with the row's current token; if the original message still arrives,
+    one of the two finds a stale token. Reads in batches along the partial index
+    ``incident_escalation_due``, keyset-paginated on (next_escalation_at, id), and sends
+    ``escalate_many`` tasks of STEPS_PER_TASK steps over one broker connection."""
+    from incidents.tasks import escalate_many
+
+    now = now or timezone.now()
+    sent = 0
+    after: tuple[datetime, int] | None = None
+    with escalate_many.app.producer_or_acquire() as producer:
+        while True:
+            due = Incident.objects.filter(
+                state=Incident.State.TRIGGERED,
+                next_escalation_at__isnull=False,
+                next_escalation_at__lte=now,
+            )
+            if after is not None:
+                due = due.filter(
+                    Q(next_escalation_at__gt=after[0])
+                    | Q(next_escalation_at=after[0], pk__gt=after[1])
+                )
+            rows = list(
+                due.order_by("next_escalation_at", "pk").values_list(
+                    "pk", "escalation_token", "next_escalation_at"
+                )[:batch_size]
+            )
+            for start in range(0, len(rows), STEPS_PER_TASK):
+                chunk = [(pk, token) for pk, token, _ in rows[start : start + STEPS_PER_TASK]]
+                escalate_many.apply_async((chunk,), producer=producer)
+            sent += len(rows)
+            if len(rows) < batch_size:
+                break
+            last_id, _, last_at = rows[-1]
+            assert last_at is not None
+            after = (last_at, last_id)
+    if sent:
+        logger.info("re-kicked %d overdue escalation steps", sent)
+    return sent

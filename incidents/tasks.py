@@ -1,0 +1,40 @@
+"""Escalation tasks: thin shells over incidents.escalation."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+from incidents import escalation
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=2,
+    max_retries=3,
+)
+def escalate(incident_id: int, token: str) -> str:
+    """Run one escalation step if ``token`` is still the incident's token.
+
+    ``acks_late``: a worker that dies mid-step leaves the message to be redelivered; the
+    step either committed (the redelivery finds a stale token) or rolled back (it runs).
+    Past the retries, the beat below re-kicks the step from the row."""
+    return escalation.escalation_run_step(incident_id=incident_id, token=token)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=2,
+    max_retries=3,
+)
+def escalate_many(steps: list[tuple[int, str]]) -> dict[str, int]:
+    """Run many overdue steps, each as ``escalate`` would (the re-kick sends these)."""
+    return escalation.escalation_run_steps(steps=[(int(i), str(t)) for i, t in steps])
+
+
+@shared_task(acks_late=True)
+def rekick_due_escalations() -> int:
+    """Beat, every ESCALATION_REKICK_SECONDS: queue every overdue step again."""
+    return escalation.escalation_rekick_due()

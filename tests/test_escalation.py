@@ -1,0 +1,524 @@
+"""The escalation engine, in process: steps, delays, rounds, targets, stopping, and the
+guard against duplicated tasks. Time is passed in (``now=``), never slept."""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import Membership, Team, User
+from incidents import escalation
+from incidents.escalation import escalation_run_step
+from incidents.models import Incident, IncidentEvent
+from incidents.services import incident_acknowledge, incident_open, incident_resolve
+from incidents.tasks import escalate, rekick_due_escalations
+from integrations.models import Integration
+from schedules.models import (
+    EscalationPolicy,
+    EscalationStep,
+    Layer,
+    LayerMember,
+    Override,
+    Schedule,
+)
+from tests.factories import IncidentFactory, IntegrationFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 11, 21, 8, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def alice() -> User:
+    return UserFactory(username="alice", phone="+15005550001")
+
+
+@pytest.fixture
+def bob() -> User:
+    return UserFactory(username="bob", phone="")
+
+
+@pytest.fixture
+def carol() -> User:
+    return UserFactory(username="carol", phone="+15005550003")
+
+
+def make_policy(
+    *steps: dict[str, Any], repeat: int = 0, name: str = "Platform"
+) -> EscalationPolicy:
+    policy = EscalationPolicy.objects.create(name=name, repeat=repeat)
+    for position, spec in enumerate(steps):
+        step = EscalationStep.objects.create(
+            policy=policy, position=position, delay_minutes=spec.get("delay", 5)
+        )
+        step.users.set(spec.get("users", []))
+        step.schedules.set(spec.get("schedules", []))
+        step.teams.set(spec.get("teams", []))
+    return policy
+
+
+def make_incident(policy: EscalationPolicy | None, *, due: datetime = T0) -> Incident:
+    integration = IntegrationFactory(escalation_policy=policy)
+    return IncidentFactory(
+        integration=integration,
+        created_at=due,
+        last_seen_at=due,
+        next_escalation_at=due if policy else None,
+        escalation_token=escalation.new_escalation_token() if policy else "",
+    )
+
+
+def step(incident: Incident, now: datetime) -> str:
+    """Run the due step as the queued task would: with the row's current token."""
+    incident.refresh_from_db()
+    return escalation_run_step(incident_id=incident.pk, token=incident.escalation_token, now=now)
+
+
+def lines(incident: Incident, kind: str = IncidentEvent.Kind.ESCALATED) -> list[str]:
+    return list(incident.events.filter(kind=kind).values_list("message", flat=True))
+
+
+def primary_schedule(day_user: User, override_user: User) -> Schedule:
+    """``day_user`` on call all the time; ``override_user`` from 09:00 to 10:00 on T0's day."""
+    schedule = Schedule.objects.create(name="Primary", time_zone="UTC")
+    layer = Layer.objects.create(
+        schedule=schedule,
+        name="Weekly",
+        start=dt.date(2026, 11, 1),
+        turn=Layer.Turn.WEEKLY,
+        handoff_time=dt.time(9, 0),
+    )
+    LayerMember.objects.create(layer=layer, user=day_user, position=0)
+    Override.objects.create(
+        schedule=schedule,
+        user=override_user,
+        start=T0.replace(hour=9, minute=0),
+        end=T0.replace(hour=10, minute=0),
+    )
+    return schedule
+
+
+def test_timeline_shows_who_why_and_when_next(alice: User, bob: User, carol: User) -> None:
+    ops = Team.objects.create(name="Ops")
+    Membership.objects.create(team=ops, user=bob)
+    Membership.objects.create(team=ops, user=carol)
+    schedule = primary_schedule(day_user=carol, override_user=bob)
+    policy = make_policy(
+        {"users": [alice], "delay": 5},
+        {"schedules": [schedule], "delay": 10},
+        {"teams": [ops], "delay": 15},
+        repeat=2,
+    )
+    incident = make_incident(policy)
+
+    assert step(incident, T0) == escalation.ESCALATED
+    assert step(incident, T0 + timedelta(minutes=5)) == escalation.ESCALATED
+    assert step(incident, T0 + timedelta(minutes=15)) == escalation.ESCALATED
+
+    assert lines(incident) == [
+        "Step 1 of 3 (round 1 of 3): notifying alice (user alice); next step at 08:35 UTC.",
+        "Step 2 of 3 (round 1 of 3): notifying carol (schedule Primary -> carol (Weekly)); "
+        "next step at 08:45 UTC.",
+        "Step 3 of 3 (round 1 of 3): notifying bob, carol (team Ops -> bob, carol); "
+        "next step at 09:00 UTC.",
+    ]
+    assert lines(incident, IncidentEvent.Kind.NOTIFIED) == [
+        "Would notify alice by SMS to +15005550001, then voice call after 5 min. "
+        "Reason: escalation step 1 of 3 (round 1 of 3)",
+        "Would notify carol by SMS to +15005550003, then voice call after 5 min. "
+        "Reason: escalation step 2 of 3 (round 1 of 3)",
+        "Would notify bob by email to bob@example.com (no phone number). "
+        "Reason: escalation step 3 of 3 (round 1 of 3)",
+        "Would notify carol by SMS to +15005550003, then voice call after 5 min. "
+        "Reason: escalation step 3 of 3 (round 1 of 3)",
+    ]
+    first = incident.events.filter(kind=IncidentEvent.Kind.ESCALATED).first()
+    assert first is not None
+    assert first.data["user_ids"] == [alice.pk]
+    assert first.data["next_escalation_at"] == (T0 + timedelta(minutes=5)).isoformat()
+
+
+def test_first_step_snapshots_the_policy_and_later_steps_ignore_edits(
+    alice: User, bob: User, carol: User
+) -> None:
+    policy = make_policy({"users": [alice], "delay": 5}, {"users": [bob], "delay": 5})
+    incident = make_incident(policy)
+    assert incident.escalation_snapshot == {}
+
+    step(incident, T0)
+    incident.refresh_from_db()
+    assert incident.escalation_snapshot == {
+        "policy": {"id": policy.pk, "name": "Platform"},
+        "repeat": 0,
+        "steps": [
+            {
+                "delay_minutes": 5,
+                "users": [{"id": alice.pk, "name": "alice"}],
+                "schedules": [],
+                "teams": [],
+            },
+            {
+                "delay_minutes": 5,
+                "users": [{"id": bob.pk, "name": "bob"}],
+                "schedules": [],
+                "teams": [],
+            },
+        ],
+    }
+
+    # Edits to the live policy after the first step do not reach this incident.
+    second = policy.steps.get(position=1)
+    second.users.set([carol])
+    policy.steps.create(position=2, delay_minutes=1).users.set([carol])
+
+    step(incident, T0 + timedelta(minutes=5))
+    assert lines(incident)[1].startswith("Step 2 of 2 (round 1 of 1): notifying bob (user bob)")
+    assert not IncidentEvent.objects.filter(message__contains="carol").exists()
+
+
+def test_steps_run_in_order_after_their_delays(alice: User, bob: User, carol: User) -> None:
+    policy = make_policy(
+        {"users": [alice], "delay": 5}, {"users": [bob], "delay": 10}, {"users": [carol]}
+    )
+    incident = make_incident(policy)
+
+    step(incident, T0)
+    incident.refresh_from_db()
+    assert (incident.escalation_step, incident.next_escalation_at) == (
+        1,
+        T0 + timedelta(minutes=5),
+    )
+
+    # Bob's step is not due before alice's 5 minutes are up.
+    assert step(incident, T0 + timedelta(minutes=4)) == escalation.NOT_DUE
+    step(incident, T0 + timedelta(minutes=5))
+    incident.refresh_from_db()
+    assert incident.next_escalation_at == T0 + timedelta(minutes=15)
+    assert step(incident, T0 + timedelta(minutes=14)) == escalation.NOT_DUE
+    step(incident, T0 + timedelta(minutes=15))
+
+    paged = incident.events.filter(kind=IncidentEvent.Kind.NOTIFIED).values_list(
+        "data__user_id", "at"
+    )
+    assert list(paged) == [
+        (alice.pk, T0),
+        (bob.pk, T0 + timedelta(minutes=5)),
+        (carol.pk, T0 + timedelta(minutes=15)),
+    ]
+
+
+def test_policy_repeats_then_says_nobody_acknowledged(alice: User, bob: User) -> None:
+    policy = make_policy({"users": [alice], "delay": 5}, {"users": [bob], "delay": 10}, repeat=1)
+    incident = make_incident(policy)
+
+    now = T0
+    outcomes = []
+    for _ in range(5):
+        incident.refresh_from_db()
+        assert incident.next_escalation_at is not None
+        now = incident.next_escalation_at
+        outcomes.append(step(incident, now))
+
+    assert outcomes == [escalation.ESCALATED] * 4 + [escalation.FINISHED]
+    assert [line.split(":")[0] for line in lines(incident)] == [
+        "Step 1 of 2 (round 1 of 2)",
+        "Step 2 of 2 (round 1 of 2)",
+        "Step 1 of 2 (round 2 of 2)",
+        "Step 2 of 2 (round 2 of 2)",
+        "Escalation finished",
+    ]
+    assert lines(incident)[3].endswith("escalation ends at 09:00 UTC if nobody acknowledges.")
+    assert lines(incident)[-1] == "Escalation finished: nobody acknowledged after 2 rounds."
+    # The finish line waits for the last step's delay.
+    assert now == T0 + timedelta(minutes=30)
+    incident.refresh_from_db()
+    assert incident.next_escalation_at is None
+    assert escalation.escalation_rekick_due(now=now + timedelta(hours=1)) == 0
+
+
+def test_schedule_target_is_whoever_is_on_call_when_the_step_runs(
+    alice: User, bob: User, carol: User
+) -> None:
+    schedule = primary_schedule(day_user=alice, override_user=bob)
+    policy = make_policy({"users": [carol], "delay": 60}, {"schedules": [schedule]})
+    incident = make_incident(policy)
+
+    step(incident, T0)  # 08:30: alice is on call, but the schedule is step 2
+    step(incident, T0 + timedelta(minutes=60))  # 09:30: bob's override
+
+    assert "schedule Primary -> bob (override)" in lines(incident)[1]
+    notified = incident.events.filter(kind=IncidentEvent.Kind.NOTIFIED)
+    assert [e.data["user_id"] for e in notified] == [carol.pk, bob.pk]
+
+
+def test_schedule_with_nobody_on_call_is_said_so(alice: User) -> None:
+    empty = Schedule.objects.create(name="Empty", time_zone="UTC")
+    incident = make_incident(make_policy({"schedules": [empty]}))
+
+    step(incident, T0)
+
+    assert lines(incident)[0].startswith(
+        "Step 1 of 1 (round 1 of 1): nobody to notify (schedule Empty -> nobody on call)"
+    )
+    assert not incident.events.filter(kind=IncidentEvent.Kind.NOTIFIED).exists()
+
+
+def test_team_target_pages_the_members_at_step_time(alice: User, bob: User, carol: User) -> None:
+    ops = Team.objects.create(name="Ops")
+    Membership.objects.create(team=ops, user=alice)
+    incident = make_incident(make_policy({"users": [carol], "delay": 5}, {"teams": [ops]}))
+    step(incident, T0)
+
+    Membership.objects.create(team=ops, user=bob)  # joins after the snapshot
+    step(incident, T0 + timedelta(minutes=5))
+
+    assert "team Ops -> alice, bob" in lines(incident)[1]
+    notified = incident.events.filter(kind=IncidentEvent.Kind.NOTIFIED)
+    assert [e.data["user_id"] for e in notified] == [carol.pk, alice.pk, bob.pk]
+
+
+def test_a_user_reached_twice_in_one_step_is_paged_once(alice: User) -> None:
+    ops = Team.objects.create(name="Ops")
+    Membership.objects.create(team=ops, user=alice)
+    incident = make_incident(make_policy({"users": [alice], "teams": [ops]}))
+
+    step(incident, T0)
+
+    assert incident.events.filter(kind=IncidentEvent.Kind.NOTIFIED).count() == 1
+    assert "(user alice; team Ops -> alice)" in lines(incident)[0]
+
+
+def test_deactivated_user_is_skipped_and_the_reason_says_so(alice: User, bob: User) -> None:
+    incident = make_incident(make_policy({"users": [alice, bob]}))
+    User.objects.filter(pk=alice.pk).update(is_active=False)
+
+    step(incident, T0)
+
+    assert lines(incident)[0].startswith(
+        "Step 1 of 1 (round 1 of 1): notifying bob (user alice (deactivated, skipped); user bob)"
+    )
+
+
+def test_user_without_phone_or_email_is_recorded_as_unreachable(db: Any) -> None:
+    nobody = UserFactory(username="dave", phone="", email="")
+    incident = make_incident(make_policy({"users": [nobody]}))
+
+    step(incident, T0)
+
+    assert lines(incident, IncidentEvent.Kind.NOTIFIED) == [
+        "Cannot notify dave: no phone number or email address. "
+        "Reason: escalation step 1 of 1 (round 1 of 1)"
+    ]
+
+
+def test_acknowledge_stops_escalation(
+    alice: User, bob: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    incident = make_incident(make_policy({"users": [alice]}, {"users": [bob]}))
+    step(incident, T0)
+    incident.refresh_from_db()
+    queued_token = incident.escalation_token
+
+    with django_capture_on_commit_callbacks(execute=True):
+        incident_acknowledge(incident_id=incident.pk, user=alice, channel="web")
+
+    incident.refresh_from_db()
+    assert incident.next_escalation_at is None
+    assert incident.escalation_token != queued_token
+    outcome = escalation_run_step(
+        incident_id=incident.pk, token=queued_token, now=T0 + timedelta(hours=1)
+    )
+    assert outcome == escalation.NOT_TRIGGERED
+    assert len(lines(incident)) == 1
+    assert escalation.escalation_rekick_due(now=T0 + timedelta(hours=1)) == 0
+
+
+def test_resolve_stops_escalation(
+    alice: User, bob: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    incident = make_incident(make_policy({"users": [alice]}, {"users": [bob]}))
+    step(incident, T0)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        incident_resolve(incident_id=incident.pk, user=alice, channel="web")
+
+    incident.refresh_from_db()
+    assert incident.next_escalation_at is None
+    assert step(incident, T0 + timedelta(hours=1)) == escalation.NOT_TRIGGERED
+    assert len(lines(incident)) == 1
+
+
+def test_step_checks_the_state_even_before_the_stop_receiver_runs(alice: User) -> None:
+    incident = make_incident(make_policy({"users": [alice]}))
+    Incident.objects.filter(pk=incident.pk).update(state=Incident.State.ACKNOWLEDGED)
+
+    assert step(incident, T0) == escalation.NOT_TRIGGERED
+    assert not incident.events.exists()
+
+
+def test_duplicated_task_pages_once(alice: User, bob: User) -> None:
+    incident = make_incident(make_policy({"users": [alice, bob]}), due=timezone.now())
+    token = incident.escalation_token
+
+    first = escalate.delay(incident.pk, token)
+    second = escalate.delay(incident.pk, token)
+
+    assert (first.get(), second.get()) == (escalation.ESCALATED, escalation.STALE)
+    assert incident.events.filter(kind=IncidentEvent.Kind.NOTIFIED).count() == 2
+    assert len(lines(incident)) == 1
+
+
+def test_stale_or_empty_token_exits_without_paging(alice: User) -> None:
+    incident = make_incident(make_policy({"users": [alice]}))
+
+    for token in ("0123456789abcdef", ""):
+        assert (
+            escalation_run_step(incident_id=incident.pk, token=token, now=T0) == escalation.STALE
+        )
+    assert escalation_run_step(incident_id=10**9, token="x", now=T0) == escalation.MISSING
+    assert not incident.events.exists()
+
+
+def test_integration_without_policy_never_escalates(
+    db: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    integration = IntegrationFactory(escalation_policy=None)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        result = incident_open(integration=integration, dedup_key="k", title="Disk full")
+
+    assert result.incident_id is not None
+    incident = Incident.objects.get(pk=result.incident_id)
+    assert (incident.next_escalation_at, incident.escalation_token) == (None, "")
+    assert len(callbacks) == 1  # only the incident_triggered signal
+    assert escalation.escalation_rekick_due(now=timezone.now() + timedelta(days=1)) == 0
+    assert not incident.events.exclude(kind=IncidentEvent.Kind.TRIGGERED).exists()
+
+
+def test_opening_an_incident_runs_the_first_step_on_commit(
+    alice: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    policy = make_policy({"users": [alice], "delay": 5}, {"users": [alice]})
+    integration = IntegrationFactory(escalation_policy=policy)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = incident_open(integration=integration, dedup_key="k", title="Disk full")
+
+    assert result.incident_id is not None
+    incident = Incident.objects.get(pk=result.incident_id)
+    assert incident.escalation_step == 1
+    assert incident.escalation_snapshot["policy"]["name"] == "Platform"
+    assert lines(incident)[0].startswith("Step 1 of 2 (round 1 of 1): notifying alice")
+    assert incident.next_escalation_at is not None
+    assert incident.next_escalation_at > timezone.now() + timedelta(minutes=4)
+
+
+def test_policy_removed_before_the_first_step_stops_with_a_reason(alice: User) -> None:
+    incident = make_incident(make_policy({"users": [alice]}))
+    Integration.objects.filter(pk=incident.integration_id).update(escalation_policy=None)
+
+    assert step(incident, T0) == escalation.FINISHED
+
+    assert lines(incident) == ["Escalation stopped: the integration has no escalation policy."]
+    incident.refresh_from_db()
+    assert incident.next_escalation_at is None
+
+
+def test_rekick_queues_every_overdue_step_in_batches(alice: User) -> None:
+    policy = make_policy({"users": [alice], "delay": 5}, {"users": [alice]})
+    now = timezone.now()
+    overdue = [make_incident(policy, due=now - timedelta(minutes=1)) for _ in range(5)]
+    later = make_incident(policy, due=now + timedelta(minutes=10))
+    acknowledged = make_incident(policy, due=now - timedelta(minutes=1))
+    Incident.objects.filter(pk=acknowledged.pk).update(state=Incident.State.ACKNOWLEDGED)
+
+    assert escalation.escalation_rekick_due(now=now, batch_size=2) == 5
+
+    for incident in overdue:
+        assert len(lines(incident)) == 1
+    assert not later.events.exists()
+    assert not acknowledged.events.exists()
+    # Nothing is overdue any more: a second beat queues nothing.
+    assert rekick_due_escalations.delay().get() == 0
+
+
+def test_escalate_now_runs_the_next_step_without_waiting(alice: User, bob: User) -> None:
+    incident = make_incident(make_policy({"users": [alice], "delay": 30}, {"users": [bob]}))
+    step(incident, T0)
+
+    assert escalation.escalation_escalate_now(
+        incident_id=incident.pk, now=T0 + timedelta(minutes=1)
+    )
+    assert step(incident, T0 + timedelta(minutes=1)) == escalation.ESCALATED
+    assert "notifying bob" in lines(incident)[1]
+
+
+def test_restart_begins_again_with_a_fresh_snapshot(alice: User, bob: User) -> None:
+    policy = make_policy({"users": [alice], "delay": 5}, {"users": [alice]})
+    incident = make_incident(policy)
+    step(incident, T0)
+    step(incident, T0 + timedelta(minutes=5))
+    policy.steps.get(position=0).users.set([bob])
+
+    assert escalation.escalation_restart(incident_id=incident.pk, now=T0 + timedelta(minutes=7))
+    assert step(incident, T0 + timedelta(minutes=7)) == escalation.ESCALATED
+
+    assert lines(incident)[2:] == [
+        "Escalation restarted from the first step.",
+        "Step 1 of 2 (round 1 of 1): notifying bob (user bob); next step at 08:42 UTC.",
+    ]
+
+
+def test_many_steps_in_one_task_check_each_token_and_write_the_same_timeline(
+    alice: User, bob: User
+) -> None:
+    policy = make_policy({"users": [alice], "delay": 5}, {"users": [bob]})
+    due = make_incident(policy)
+    stale = make_incident(policy)
+    later = make_incident(policy, due=T0 + timedelta(minutes=10))
+    acknowledged = make_incident(policy)
+    Incident.objects.filter(pk=acknowledged.pk).update(state=Incident.State.ACKNOWLEDGED)
+    batch = [
+        (due.pk, due.escalation_token),
+        (stale.pk, "0123456789abcdef"),
+        (later.pk, later.escalation_token),
+        (acknowledged.pk, acknowledged.escalation_token),
+        (10**9, "x"),
+    ]
+
+    counts = escalation.escalation_run_steps(steps=batch, now=T0)
+
+    assert counts == {
+        escalation.ESCALATED: 1,
+        escalation.STALE: 1,
+        escalation.NOT_DUE: 1,
+        escalation.NOT_TRIGGERED: 1,
+        escalation.MISSING: 1,
+    }
+    assert lines(due) == [
+        "Step 1 of 2 (round 1 of 1): notifying alice (user alice); next step at 08:35 UTC."
+    ]
+    due.refresh_from_db()
+    assert (due.escalation_step, due.next_escalation_at) == (1, T0 + timedelta(minutes=5))
+    assert due.escalation_snapshot["policy"]["name"] == "Platform"
+    # The same batch delivered again (a duplicated message) pages nobody.
+    assert escalation.escalation_run_steps(steps=batch[:1], now=T0) == {escalation.STALE: 1}
+    assert IncidentEvent.objects.filter(kind=IncidentEvent.Kind.NOTIFIED).count() == 1
+    assert not IncidentEvent.objects.exclude(incident=due).exists()
+
+
+def test_incident_page_shows_the_escalation_steps(alice: User, client: Any) -> None:
+    incident = make_incident(make_policy({"users": [alice], "delay": 5}, {"users": [alice]}))
+    step(incident, T0)
+    client.force_login(alice)
+
+    page = client.get(incident.get_absolute_url()).content.decode()
+
+    assert (
+        "Step 1 of 2 (round 1 of 1): notifying alice (user alice); next step at 08:35 UTC." in page
+    )
+    assert "Would notify alice by SMS to +15005550001, then voice call after 5 min." in page

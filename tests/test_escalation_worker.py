@@ -1,0 +1,207 @@
+"""Escalation through a real broker and real worker processes: duplicated, lost and
+orphaned (worker killed) task messages still page each step exactly once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings
+from django.utils import timezone
+from kombu import Connection
+
+from config.celery import app as celery_app
+from incidents import escalation
+from incidents.models import Incident, IncidentEvent
+from incidents.tasks import escalate, rekick_due_escalations
+from integrations.services import integration_send_test_alert
+from schedules.models import EscalationPolicy, EscalationStep
+from tests.conftest import ROOT, _worker_env
+from tests.factories import IncidentFactory, IntegrationFactory, UserFactory
+
+pytestmark = pytest.mark.broker
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def escalated_lines(incident_id: int) -> list[str]:
+    return list(
+        IncidentEvent.objects.filter(
+            incident_id=incident_id, kind=IncidentEvent.Kind.ESCALATED
+        ).values_list("message", flat=True)
+    )
+
+
+def two_step_policy(delay_minutes: int = 5) -> tuple[EscalationPolicy, Any, Any]:
+    alice = UserFactory(username="alice", phone="+15005550001")
+    bob = UserFactory(username="bob", phone="+15005550002")
+    policy = EscalationPolicy.objects.create(name="Platform", repeat=0)
+    first = EscalationStep.objects.create(policy=policy, position=0, delay_minutes=delay_minutes)
+    first.users.set([alice])
+    second = EscalationStep.objects.create(policy=policy, position=1, delay_minutes=delay_minutes)
+    second.users.set([bob])
+    return policy, alice, bob
+
+
+def due_incident(policy: EscalationPolicy) -> Incident:
+    """A triggered incident whose first step is due now, with no message queued for it."""
+    now = timezone.now()
+    return IncidentFactory(
+        integration=IntegrationFactory(escalation_policy=policy),
+        next_escalation_at=now,
+        escalation_token=escalation.new_escalation_token(),
+    )
+
+
+def test_alarm_through_the_inbound_path_is_escalated_by_the_worker(celery_worker: Any) -> None:
+    policy, alice, _ = two_step_policy()
+    integration = IntegrationFactory(escalation_policy=policy)
+
+    result = integration_send_test_alert(integration=integration, user=alice)
+
+    incident = Incident.objects.get(integration=integration)
+    assert result.status == 200, result.text
+    wait_for(lambda: bool(escalated_lines(incident.pk)), "the first step")
+    assert escalated_lines(incident.pk)[0].startswith(
+        "Step 1 of 2 (round 1 of 1): notifying alice (user alice); next step at "
+    )
+    notified = IncidentEvent.objects.get(incident=incident, kind=IncidentEvent.Kind.NOTIFIED)
+    assert notified.message.startswith("Would notify alice by SMS to +15005550001")
+
+
+def test_a_duplicated_task_pages_once(celery_worker: Any) -> None:
+    policy, _, _ = two_step_policy()
+    incident = due_incident(policy)
+
+    first = escalate.delay(incident.pk, incident.escalation_token)
+    second = escalate.delay(incident.pk, incident.escalation_token)
+
+    outcomes = sorted([first.get(timeout=30), second.get(timeout=30)])
+    assert outcomes == [escalation.ESCALATED, escalation.STALE]
+    assert len(escalated_lines(incident.pk)) == 1
+    assert IncidentEvent.objects.filter(kind=IncidentEvent.Kind.NOTIFIED).count() == 1
+
+
+def test_a_lost_message_is_replaced_by_the_beat(celery_worker: Any) -> None:
+    policy, _, _ = two_step_policy()
+    incident = due_incident(policy)  # due, but its message never reached the broker
+
+    assert rekick_due_escalations.delay().get(timeout=30) == 1
+
+    wait_for(lambda: bool(escalated_lines(incident.pk)), "the re-kicked step")
+    incident.refresh_from_db()
+    assert incident.escalation_step == 1
+    assert incident.next_escalation_at is not None
+    assert incident.next_escalation_at > timezone.now()
+
+
+# --- A worker killed between steps ---------------------------------------------------------
+
+
+def private_broker_url() -> str:
+    """A Redis database of our own, so the shared session worker cannot take our tasks."""
+    base, _, db = settings.CELERY_BROKER_URL.rpartition("/")
+    return f"{base}/{(int(db) + 4) % 16}"
+
+
+@pytest.fixture
+def private_workers(transactional_db: Any) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+    """Starts solo-pool workers on the test database and a private Redis database."""
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        pytest.skip("needs a Redis broker (CELERY_BROKER_URL=redis://...)")
+    url = private_broker_url()
+    redis.Redis.from_url(url).flushdb()
+    env = _worker_env(settings.DATABASES["default"]["NAME"])
+    env["CELERY_BROKER_URL"] = env["CELERY_RESULT_BACKEND"] = url
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
+             "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip",
+             "--without-mingle"],
+            cwd=ROOT,
+            env=env,
+        )  # fmt: skip
+        started.append(proc)
+        return proc
+
+    # This test talks to the private broker itself, never eagerly.
+    celery_app.conf.task_always_eager = False
+    try:
+        yield start
+    finally:
+        for proc in started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=15)
+        redis.Redis.from_url(url).flushdb()
+
+
+def test_a_worker_killed_between_steps_loses_no_step(
+    private_workers: Callable[[], subprocess.Popen[bytes]],
+) -> None:
+    url = private_broker_url()
+    broker = redis.Redis.from_url(url)
+    policy, _, bob = two_step_policy(delay_minutes=1)
+    incident = due_incident(policy)
+
+    first_worker = private_workers()
+    with Connection(url) as conn:
+        escalate.apply_async((incident.pk, incident.escalation_token), producer=conn.Producer())
+    wait_for(lambda: len(escalated_lines(incident.pk)) == 1, "step 1 on the first worker")
+    incident.refresh_from_db()
+    orphaned_token = incident.escalation_token
+    # Step 2's message (eta one minute) is now held, unacknowledged, by the first worker.
+    wait_for(lambda: broker.hlen("unacked") == 1, "the worker to hold step 2's message")
+
+    first_worker.kill()
+    first_worker.wait(timeout=15)
+
+    # The minute passes (moved forward instead of waited for), then a new worker starts,
+    # and Redis redelivers the orphaned message to it (as it would after the visibility
+    # timeout); its eta is still a minute after step 1.
+    Incident.objects.filter(pk=incident.pk).update(next_escalation_at=timezone.now())
+    with Connection(url, transport_options={"visibility_timeout": 0}) as conn:
+        conn.default_channel.qos.restore_visible(num=10)  # type: ignore[attr-defined]
+    assert broker.llen("celery") == 1
+    orphan = json.loads(broker.lindex("celery", 0))  # type: ignore[arg-type]
+    orphan_id = orphan["headers"]["id"]
+    assert orphan["headers"]["argsrepr"] == repr((incident.pk, orphaned_token))
+    private_workers()
+
+    # The beat does not wait for the orphan's eta: it re-kicks the overdue step now.
+    with Connection(url) as conn:
+        rekick_due_escalations.apply_async(producer=conn.Producer())
+    wait_for(lambda: len(escalated_lines(incident.pk)) == 2, "step 2 after the re-kick")
+
+    # When the orphaned message's eta comes, it finds a stale token and pages nobody.
+    wait_for(
+        lambda: broker.get(f"celery-task-meta-{orphan_id}") is not None,
+        "the orphaned message to run",
+        timeout=90,
+    )
+    meta = json.loads(broker.get(f"celery-task-meta-{orphan_id}"))  # type: ignore[arg-type]
+    assert (meta["status"], meta["result"]) == ("SUCCESS", escalation.STALE)
+    assert escalated_lines(incident.pk)[1].startswith("Step 2 of 2 (round 1 of 1): notifying bob")
+    assert (
+        IncidentEvent.objects.filter(
+            kind=IncidentEvent.Kind.NOTIFIED, data__user_id=bob.pk
+        ).count()
+        == 1
+    )
+    assert timezone.now() - incident.created_at < timedelta(minutes=5)
