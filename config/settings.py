@@ -200,6 +200,8 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "rekick-due-escalations": {
         "task": "incidents.tasks.rekick_due_escalations",
         "schedule": env.float("ESCALATION_REKICK_SECONDS", default=15.0),
+        # While workers are down, re-kicks must not pile up for their return.
+        "options": {"expires": env.float("ESCALATION_REKICK_SECONDS", default=15.0)},
     },
 }
 

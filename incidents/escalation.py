@@ -47,6 +47,7 @@ STALE = "stale"
 NOT_DUE = "not_due"
 NOT_TRIGGERED = "not_triggered"
 MISSING = "missing"
+FAILED = "failed"
 
 
 def new_escalation_token() -> str:
@@ -153,7 +154,13 @@ def resolve_targets(step: dict[str, Any], at: datetime) -> StepTargets:
             if schedule is None:
                 targets.why.append(f"schedule {entry['name']} (deleted) -> nobody")
                 continue
-            answer = users_on_call(schedule, at)
+            try:
+                answer = users_on_call(schedule, at)
+            except Exception:
+                # Paging the step's other targets beats paging nobody: say so, go on.
+                logger.exception("on-call lookup failed for schedule %s", schedule.pk)
+                targets.why.append(f"schedule {schedule.name} -> error, skipped")
+                continue
             on_call = [u for u in answer.users if u.is_active]
             if on_call:
                 source = f" ({answer.source})" if answer.source else ""
@@ -307,7 +314,15 @@ def escalation_run_steps(
             outcome = _skip_reason(incident, token, now)
             if outcome is None:
                 assert incident is not None
-                result = _plan_step(incident, context)
+                try:
+                    result = _plan_step(incident, context)
+                except Exception:
+                    # One broken incident must not hold back the rest of the batch; it
+                    # stays due, and its own escalate task or the next re-kick retries it.
+                    logger.exception("escalation step failed for incident %s", incident.pk)
+                    incident.refresh_from_db(fields=_STATE_FIELDS)
+                    counts[FAILED] = counts.get(FAILED, 0) + 1
+                    continue
                 outcome = result.outcome
                 ran.append(incident)
                 events.extend(result.events)

@@ -27,6 +27,7 @@ from schedules.models import (
     LayerMember,
     Override,
     Schedule,
+    validate_schedule_date,
     validate_time_zone,
 )
 from schedules.selectors import schedules_with_rotations, users_on_call
@@ -107,7 +108,10 @@ class LayerInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
         required=False,
         help_text="Higher layers win; default: the layer's index in the list.",
     )
-    start = serializers.DateField(help_text="First day, in the schedule's time zone.")
+    start = serializers.DateField(
+        help_text="First day, in the schedule's time zone.",
+        validators=[validate_schedule_date],
+    )
     turn = TurnField(help_text='"daily", "weekly" or a number of hours.')
     handoff_time = serializers.TimeField(help_text="Local time of the handoff, HH:MM.")
     users = serializers.ListField(
@@ -195,8 +199,8 @@ def parse_at(raw: str | None) -> datetime:
         ) from None
     if at.tzinfo is None:
         raise ValidationError({"at": ["Give the time with a UTC offset, e.g. +01:00 or Z."]})
-    if not 1970 <= at.year <= 9000:  # keeps turn arithmetic clear of date.min/date.max
-        raise ValidationError({"at": ["Give a year between 1970 and 9000."]})
+    if not 1970 <= at.year <= 2200:  # keeps turn arithmetic short and clear of date.max
+        raise ValidationError({"at": ["Give a year between 1970 and 2200."]})
     return at
 
 

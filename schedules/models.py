@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import secrets
 import zoneinfo
+from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +19,16 @@ def new_secret() -> str:
 def validate_weekdays(value: object) -> None:
     if not isinstance(value, list) or not all(isinstance(d, int) and 0 <= d <= 6 for d in value):
         raise ValidationError("Weekdays are a list of numbers 0 (Monday) to 6 (Sunday).")
+
+
+# Rotation arithmetic looks days to years around these dates; far-off ones (year 1 or
+# 9999) would overflow it, and no real schedule needs them.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+
+
+def validate_schedule_date(value: date | datetime) -> None:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValidationError(f"Choose a date between {EARLIEST_YEAR} and {LATEST_YEAR}.")
 
 
 def validate_time_zone(value: str) -> None:
@@ -56,7 +67,10 @@ class Layer(models.Model):
     position = models.PositiveSmallIntegerField(
         default=0, help_text="Higher layers win where they have someone on call."
     )
-    start = models.DateField(help_text="First day of the rotation, in the schedule's time zone.")
+    start = models.DateField(
+        help_text="First day of the rotation, in the schedule's time zone.",
+        validators=[validate_schedule_date],
+    )
     turn = models.CharField(max_length=8, choices=Turn.choices, default=Turn.WEEKLY)
     turn_hours = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(24 * 28)]
@@ -96,8 +110,8 @@ class Override(models.Model):
 
     schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="overrides")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
-    start = models.DateTimeField()
-    end = models.DateTimeField()
+    start = models.DateTimeField(validators=[validate_schedule_date])
+    end = models.DateTimeField(validators=[validate_schedule_date])
 
     class Meta:
         ordering = ["start"]

@@ -45,6 +45,8 @@ OVERRIDE_SOURCE = "override"
 # rarely (e.g. one user listed hundreds of times); ordinary schedules answer in days.
 SEARCH_HORIZON = timedelta(days=800)
 _FIRST_WINDOW = timedelta(days=2)
+# How far back `since` looks; an answer unchanged for longer reports since=None.
+SINCE_HORIZON = timedelta(days=400)
 _TICK = timedelta(microseconds=1)
 
 
@@ -324,7 +326,9 @@ def _since(plan: _Compiled, at: datetime) -> datetime | None:
     earliest = plan.earliest_event()
     if earliest is None:
         return None
-    floor = earliest - timedelta(days=1)
+    # Look back at most SINCE_HORIZON: "on call since more than a year" is answer enough,
+    # and a long search over a constant rotation costs seconds.
+    floor = max(earliest - timedelta(days=1), at - SINCE_HORIZON)
     window = _FIRST_WINDOW
     while True:
         segments = plan.segments(at - window, at + _TICK)
