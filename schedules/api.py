@@ -3,11 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import QuerySet
-from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -20,6 +18,7 @@ from rest_framework.response import Response
 from accounts.models import Team, User
 from incidents.selectors import MAX_ID
 from schedules import oncall
+from schedules.feeds import feed_url
 from schedules.models import (
     EscalationPolicy,
     EscalationStep,
@@ -33,11 +32,6 @@ from schedules.models import (
 from schedules.selectors import schedules_with_rotations, users_on_call
 
 MAX_TURN_HOURS = 24 * 28
-
-
-def feed_url(kind: str, token: str) -> str:
-    """The secret iCal URL for a schedule (kind "schedule") or a user (kind "user")."""
-    return settings.KLAXON_BASE_URL + reverse(f"feeds:{kind}", kwargs={"token": token})
 
 
 # ------------------------------------------------------------------------ schedules: out

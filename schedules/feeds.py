@@ -14,7 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
@@ -213,3 +215,8 @@ def user_feed(request: HttpRequest, token: str) -> HttpResponse:
     now = timezone.now()
     text = calendar(f"Klaxon: {user} on call", user_events(user, now), now)
     return _ics(text, f"user-{user.pk}.ics")
+
+
+def feed_url(kind: str, token: str) -> str:
+    """The secret iCal URL for a schedule (kind "schedule") or a user (kind "user")."""
+    return settings.KLAXON_BASE_URL + reverse(f"feeds:{kind}", kwargs={"token": token})

@@ -20,6 +20,7 @@ from django_htmx.middleware import HtmxDetails
 
 from accounts.models import User
 from schedules import oncall
+from schedules.feeds import feed_url
 from schedules.forms import (
     LayerForm,
     OverrideForm,
@@ -354,6 +355,7 @@ def schedule_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "schedules/detail.html",
         {
             "schedule": schedule,
+            "ical_url": feed_url("schedule", schedule.ical_token),
             "zone": zone.key,
             "layers": layer_rows,
             "overrides": [

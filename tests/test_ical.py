@@ -165,3 +165,13 @@ def test_escape_and_fold_follow_rfc_5545() -> None:
     assert all(part.startswith(" ") for part in folded[1:])
     assert "".join(part[1:] if i else part for i, part in enumerate(folded)) == line
     assert fold("short") == "short"
+
+
+def test_the_schedule_page_shows_its_calendar_feed_url(signed_in: Any) -> None:
+    from django.conf import settings
+
+    from schedules.models import Schedule
+
+    schedule = Schedule.objects.create(name="Feeds", time_zone="UTC")
+    page = signed_in.get(f"/schedules/{schedule.pk}/").content.decode()
+    assert f"{settings.KLAXON_BASE_URL}/ical/schedules/{schedule.ical_token}.ics" in page
