@@ -421,37 +421,45 @@ def test_resigned_envelope_with_new_fields_still_verifies(sns: Sns) -> None:
 # --- concurrency (PostgreSQL) --------------------------------------------------------
 
 
+def post_at_once(sns: Sns, live_server: Any, bodies: list[bytes]) -> list[int]:
+    """POST every body to the live server at the same instant (one thread and connection
+    each, released together by a barrier); the HTTP statuses, in the bodies' order."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    host = urlsplit(live_server.url)
+    barrier = threading.Barrier(len(bodies))
+    statuses = [0] * len(bodies)
+
+    def send(index: int) -> None:
+        conn = http.client.HTTPConnection(host.hostname, host.port, timeout=30)
+        barrier.wait()
+        conn.request(
+            "POST", sns.integration.inbound_path, bodies[index], {"Content-Type": "text/plain"}
+        )
+        statuses[index] = conn.getresponse().status
+        conn.close()
+
+    workers = [threading.Thread(target=send, args=(i,)) for i in range(len(bodies))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return statuses
+
+
 @pytest.mark.django_db(transaction=True)
 def test_identical_alarms_at_the_same_instant_open_exactly_one_incident(
     sns: Sns, live_server: Any
 ) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("SQLite serialises writers; the race needs PostgreSQL")
-    import http.client
-    from urllib.parse import urlsplit
-
-    host = urlsplit(live_server.url)
     rounds, threads = 8, 4
     statuses: list[int] = []
     for n in range(rounds):
         message = alarm_message(at="2026-11-21T03:15:12.884+0000", AlarmArn=f"{ALARM_ARN}-{n}")
         bodies = [json.dumps(sns.envelope(message)).encode() for _ in range(threads)]
-        barrier = threading.Barrier(threads)
-
-        def send(body: bytes, barrier: threading.Barrier = barrier) -> None:
-            conn = http.client.HTTPConnection(host.hostname, host.port, timeout=30)
-            barrier.wait()
-            conn.request(
-                "POST", sns.integration.inbound_path, body, {"Content-Type": "text/plain"}
-            )
-            statuses.append(conn.getresponse().status)
-            conn.close()
-
-        workers = [threading.Thread(target=send, args=(b,)) for b in bodies]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
+        statuses += post_at_once(sns, live_server, bodies)
     assert statuses == [200] * rounds * threads
     assert Incident.objects.count() == rounds
     for incident in Incident.objects.all():
@@ -567,32 +575,13 @@ def test_racing_alarm_and_newer_ok_never_leave_an_incident_open(
 ) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("SQLite serialises writers; the race needs PostgreSQL")
-    import http.client
-    from urllib.parse import urlsplit
-
-    host = urlsplit(live_server.url)
     for n in range(10):
         arn = f"{ALARM_ARN}-race-{n}"
         bodies = [
-            json.dumps(sns.envelope(alarm_message("ALARM", "2026-11-21T00:00:05Z", AlarmArn=arn))),
-            json.dumps(sns.envelope(alarm_message("OK", "2026-11-21T00:00:10Z", AlarmArn=arn))),
+            json.dumps(sns.envelope(alarm_message(state, at, AlarmArn=arn))).encode()
+            for state, at in (("ALARM", "2026-11-21T00:00:05Z"), ("OK", "2026-11-21T00:00:10Z"))
         ]
-        barrier = threading.Barrier(2)
-
-        def send(body: str, barrier: threading.Barrier = barrier) -> None:
-            conn = http.client.HTTPConnection(host.hostname, host.port, timeout=30)
-            barrier.wait()
-            conn.request(
-                "POST", sns.integration.inbound_path, body, {"Content-Type": "text/plain"}
-            )
-            assert conn.getresponse().status == 200
-            conn.close()
-
-        workers = [threading.Thread(target=send, args=(b,)) for b in bodies]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
+        assert post_at_once(sns, live_server, bodies) == [200, 200]
     assert not Incident.objects.exclude(state="resolved").exists()
 
 
