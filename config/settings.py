@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "schedules",
     "integrations",
     "incidents",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -174,12 +175,13 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Klaxon <klaxon@local
 CELERY_BROKER_URL: str = env.str("CELERY_BROKER_URL", default="filesystem://")
 _BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
         "data_folder_in": str(_BROKER_DIR / "queue"),
         "data_folder_out": str(_BROKER_DIR / "queue"),
         "processed_folder": str(_BROKER_DIR / "processed"),
+        "control_folder": str(_BROKER_DIR / "control"),
         "store_processed": False,
     }
     _default_results = f"file://{VAR_DIR / 'results'}"
@@ -194,6 +196,13 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Paging has its own queue so a backlog of other work never delays a page; workers
+# consume both (`manage.py serve` and the test worker pass -Q critical,celery).
+CELERY_TASK_ROUTES = {
+    "incidents.tasks.escalate": {"queue": "critical"},
+    "incidents.tasks.escalate_many": {"queue": "critical"},
+    "notifications.tasks.*": {"queue": "critical"},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     # A lost broker message or a crashed worker delays a page by one interval at most.
@@ -201,6 +210,13 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
         "task": "incidents.tasks.rekick_due_escalations",
         "schedule": env.float("ESCALATION_REKICK_SECONDS", default=15.0),
         # While workers are down, re-kicks must not pile up for their return.
+        "options": {"expires": env.float("ESCALATION_REKICK_SECONDS", default=15.0)},
+    },
+    # The same safety net for notifications: queued sends whose message was lost, and
+    # sends a dead worker left half-done.
+    "rekick-due-notifications": {
+        "task": "notifications.tasks.rekick_due_notifications",
+        "schedule": env.float("ESCALATION_REKICK_SECONDS", default=15.0),
         "options": {"expires": env.float("ESCALATION_REKICK_SECONDS", default=15.0)},
     },
 }
@@ -211,6 +227,19 @@ TWILIO_AUTH_TOKEN: str = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER: str = env.str("TWILIO_FROM_NUMBER", default="")
 TWILIO_API_BASE: str = env.str("TWILIO_API_BASE", default="https://api.twilio.com")
 TWILIO_OUTBOX_MODE = not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)
+TWILIO_TIMEOUT = env.float("TWILIO_TIMEOUT", default=10.0)
+# Sending: transient errors (timeouts, 5xx, 429) are retried this many times in all,
+# with exponential backoff from NOTIFY_RETRY_SECONDS.
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=4)
+NOTIFY_RETRY_SECONDS = env.float("NOTIFY_RETRY_SECONDS", default=10.0)
+# A send claimed this long ago and never finished (its worker died) is marked failed,
+# not retried: it may have gone out, and a page must not be sent twice.
+NOTIFY_STUCK_SECONDS = env.float("NOTIFY_STUCK_SECONDS", default=300.0)
+# Acknowledge/resolve links in emails: signed, single use, valid this long.
+EMAIL_LINK_MAX_AGE_HOURS = env.float("EMAIL_LINK_MAX_AGE_HOURS", default=24.0)
+# Phone verification codes: valid this long, this many wrong tries.
+VERIFY_CODE_MINUTES = 10
+VERIFY_CODE_MAX_TRIES = 5
 
 # Amazon SNS inbound.
 SNS_VERIFY_SIGNATURES = env.bool("SNS_VERIFY_SIGNATURES", default=True)

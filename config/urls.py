@@ -6,7 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config import health
+from config import health, settings_page
 from config.api import router
 from integrations.views import inbound
 
@@ -22,6 +22,10 @@ urlpatterns = [
     path("integrations/", include("integrations.urls")),
     path("", include("schedules.urls")),
     path("teams/", include("accounts.urls")),
+    path("notifications/", include("notifications.urls")),
+    path("profile/", include("accounts.profile_urls")),
+    path("settings/", settings_page.settings_page, name="settings"),
+    path("webhooks/twilio/", include("notifications.webhook_urls")),
     path("ical/", include("schedules.feed_urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -23,11 +23,12 @@ from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
-from incidents import paging
 from incidents.models import Incident, IncidentEvent
+from notifications import services as paging
+from notifications.models import Notification
 
 if TYPE_CHECKING:
-    from accounts.models import User
+    from accounts.models import NotificationRule, User
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +118,8 @@ class StepTargets:
 
     users: list[User] = field(default_factory=list)
     why: list[str] = field(default_factory=list)
+    # Each user's "triggered" notification rules (filled in by the step context).
+    rules: dict[int, list[NotificationRule]] = field(default_factory=dict)
 
     def add(self, user: User) -> None:
         if all(u.pk != user.pk for u in self.users):
@@ -224,7 +227,11 @@ class _StepContext:
     def targets_for(self, step: dict[str, Any]) -> StepTargets:
         key = json.dumps(step, sort_keys=True)
         if key not in self.targets:
-            self.targets[key] = resolve_targets(step, self.now)
+            from accounts.models import NotificationRule
+
+            targets = resolve_targets(step, self.now)
+            targets.rules = paging.rules_by_user(targets.users, NotificationRule.Event.TRIGGERED)
+            self.targets[key] = targets
         return self.targets[key]
 
 
@@ -233,6 +240,7 @@ class _StepResult:
     outcome: str
     events: list[IncidentEvent]
     next_step: _NextStep | None
+    notifications: list[Notification] = field(default_factory=list)
 
 
 def _clock(at: datetime, now: datetime) -> str:
@@ -277,6 +285,7 @@ def escalation_run_step(*, incident_id: int, token: str, now: datetime | None = 
         assert incident is not None
         result = _plan_step(incident, _StepContext(now))
         IncidentEvent.objects.bulk_create(result.events)
+        paging.enqueue_on_commit(Notification.objects.bulk_create(result.notifications))
         incident.save(update_fields=_STATE_FIELDS)
         if result.next_step is not None:
             escalation_enqueue_step(
@@ -308,6 +317,7 @@ def escalation_run_steps(
         context = _StepContext(now)
         ran: list[Incident] = []
         events: list[IncidentEvent] = []
+        notifications: list[Notification] = []
         follow_ups: list[_NextStep] = []
         for incident_id, token in tokens.items():
             incident = locked.get(incident_id)
@@ -326,10 +336,12 @@ def escalation_run_steps(
                 outcome = result.outcome
                 ran.append(incident)
                 events.extend(result.events)
+                notifications.extend(result.notifications)
                 if result.next_step is not None:
                     follow_ups.append(result.next_step)
             counts[outcome] = counts.get(outcome, 0) + 1
         IncidentEvent.objects.bulk_create(events)
+        paging.enqueue_on_commit(Notification.objects.bulk_create(notifications))
         Incident.objects.bulk_update(ran, _STATE_FIELDS)
         if follow_ups:
             transaction.on_commit(lambda: _enqueue_many(follow_ups), robust=True)
@@ -397,8 +409,15 @@ def _plan_step(incident: Incident, context: _StepContext) -> _StepResult:
             "next_escalation_at": next_at.isoformat(),
         },
     )
-    pages = paging.notification_events(
-        incident, targets.users, f"escalation {label.lower()}", now=now
+    # The token names this run of this step (it rotates below): the pages' dedup keys
+    # derive from it, so one run cannot queue the same page twice.
+    pages = paging.plan_pages(
+        incident,
+        targets.users,
+        reason=f"escalation {label.lower()}",
+        key=f"{incident.pk}:{incident.escalation_token}",
+        rules=targets.rules,
+        now=now,
     )
 
     incident.escalation_step = next_step
@@ -406,7 +425,10 @@ def _plan_step(incident: Incident, context: _StepContext) -> _StepResult:
     incident.next_escalation_at = next_at
     incident.escalation_token = new_escalation_token()
     return _StepResult(
-        ESCALATED, [escalated, *pages], _NextStep(incident.pk, incident.escalation_token, next_at)
+        ESCALATED,
+        [escalated, *pages.events],
+        _NextStep(incident.pk, incident.escalation_token, next_at),
+        pages.notifications,
     )
 
 

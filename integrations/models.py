@@ -111,7 +111,17 @@ class InboundMessage(models.Model):
         SUBSCRIPTION_CONFIRMED = "subscription_confirmed", "Subscription confirmed"
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
         REJECTED = "rejected", "Rejected"
+        # Twilio webhooks (SMS replies, voice keypresses, delivery status callbacks).
+        ACKNOWLEDGED = "acknowledged", "Acknowledged incident"
+        ESCALATED = "escalated", "Escalated incident"
+        ANSWERED = "answered", "Answered"
+        STATUS_UPDATED = "status_updated", "Delivery status updated"
 
+    class Source(models.TextChoices):
+        SNS = "sns", "Amazon SNS"
+        TWILIO = "twilio", "Twilio"
+
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.SNS)
     integration = models.ForeignKey(
         Integration, null=True, on_delete=models.SET_NULL, related_name="inbound_messages"
     )

@@ -11,10 +11,26 @@ from integrations.models import Integration
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     password = factory.django.Password("correct horse battery")
+
+    @factory.post_generation
+    def phone(self, create: bool, extracted: str | None, **kwargs: object) -> None:
+        """UserFactory(phone="+15005550001"): a verified phone and email, default rules
+        (SMS at once, voice after 5 min; SMS on resolve). phone="" gives email only."""
+        if not create or extracted is None:
+            return
+        from accounts.contacts import add_contact_method, default_rules
+        from accounts.models import ContactMethod
+
+        if self.email:
+            add_contact_method(self, ContactMethod.Kind.EMAIL, self.email)
+        if extracted:
+            add_contact_method(self, ContactMethod.Kind.PHONE, extracted, verified=True)
+        default_rules(self)
 
 
 class TeamFactory(factory.django.DjangoModelFactory):

@@ -17,6 +17,7 @@ from incidents.models import Incident, IncidentEvent
 from incidents.services import incident_acknowledge, incident_open, incident_resolve
 from incidents.tasks import escalate, rekick_due_escalations
 from integrations.models import Integration
+from notifications.models import Notification
 from schedules.models import (
     EscalationPolicy,
     EscalationStep,
@@ -127,14 +128,25 @@ def test_timeline_shows_who_why_and_when_next(alice: User, bob: User, carol: Use
         "next step at 09:00 UTC.",
     ]
     assert lines(incident, IncidentEvent.Kind.NOTIFIED) == [
-        "Would notify alice by SMS to +15005550001, then voice call after 5 min. "
-        "Reason: escalation step 1 of 3 (round 1 of 3)",
-        "Would notify carol by SMS to +15005550003, then voice call after 5 min. "
-        "Reason: escalation step 2 of 3 (round 1 of 3)",
-        "Would notify bob by email to bob@example.com (no phone number). "
+        "Paging alice: SMS to +15005550001 now, voice call to +15005550001 after 5 min "
+        "(08:35 UTC). Reason: escalation step 1 of 3 (round 1 of 3)",
+        "Paging carol: SMS to +15005550003 now, voice call to +15005550003 after 5 min "
+        "(08:40 UTC). Reason: escalation step 2 of 3 (round 1 of 3)",
+        "Paging bob: email to bob@example.com now. "
         "Reason: escalation step 3 of 3 (round 1 of 3)",
-        "Would notify carol by SMS to +15005550003, then voice call after 5 min. "
-        "Reason: escalation step 3 of 3 (round 1 of 3)",
+        "Paging carol: SMS to +15005550003 now, voice call to +15005550003 after 5 min "
+        "(08:50 UTC). Reason: escalation step 3 of 3 (round 1 of 3)",
+    ]
+    # One row per rule, due by the rule's delay, queued before anything is sent.
+    pages = Notification.objects.filter(incident=incident).order_by("id")
+    assert [(n.user.username, n.channel, n.status, n.due_at - T0) for n in pages] == [
+        ("alice", "sms", "queued", timedelta(0)),
+        ("alice", "voice", "queued", timedelta(minutes=5)),
+        ("carol", "sms", "queued", timedelta(minutes=5)),
+        ("carol", "voice", "queued", timedelta(minutes=10)),
+        ("bob", "email", "queued", timedelta(minutes=15)),
+        ("carol", "sms", "queued", timedelta(minutes=15)),
+        ("carol", "voice", "queued", timedelta(minutes=20)),
     ]
     first = incident.events.filter(kind=IncidentEvent.Kind.ESCALATED).first()
     assert first is not None
@@ -303,14 +315,14 @@ def test_deactivated_user_is_skipped_and_the_reason_says_so(alice: User, bob: Us
     )
 
 
-def test_user_without_phone_or_email_is_recorded_as_unreachable(db: Any) -> None:
+def test_user_without_rules_is_recorded_as_unreachable(db: Any) -> None:
     nobody = UserFactory(username="dave", phone="", email="")
     incident = make_incident(make_policy({"users": [nobody]}))
 
     step(incident, T0)
 
     assert lines(incident, IncidentEvent.Kind.NOTIFIED) == [
-        "Cannot notify dave: no phone number or email address. "
+        "Cannot page dave: no notification rule with a verified contact method. "
         "Reason: escalation step 1 of 1 (round 1 of 1)"
     ]
 
@@ -521,4 +533,6 @@ def test_incident_page_shows_the_escalation_steps(alice: User, client: Any) -> N
     assert (
         "Step 1 of 2 (round 1 of 1): notifying alice (user alice); next step at 08:35 UTC." in page
     )
-    assert "Would notify alice by SMS to +15005550001, then voice call after 5 min." in page
+    assert (
+        "Paging alice: SMS to +15005550001 now, voice call to +15005550001 after 5 min" in page
+    )

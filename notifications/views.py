@@ -1,0 +1,71 @@
+"""The Outbox (what Klaxon sent or recorded) and the email action pages."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_http_methods
+
+from incidents.services import incident_acknowledge, incident_resolve
+from notifications import links
+from notifications.models import Notification
+
+OUTBOX_PAGE = 50
+
+
+@login_required
+def outbox(request: HttpRequest) -> HttpResponse:
+    """Every message Klaxon sent or tried, newest first; ?recorded=1 shows only those
+    recorded instead of sent (outbox mode, console email)."""
+    rows = Notification.objects.select_related("user", "incident").defer("body")
+    recorded = request.GET.get("recorded") == "1"
+    if recorded:
+        rows = rows.filter(outbox=True)
+    status = request.GET.get("status", "")
+    if status in Notification.Status.values:
+        rows = rows.filter(status=status)
+    else:
+        status = ""
+    page = Paginator(rows, OUTBOX_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "notifications/outbox.html",
+        {
+            "page": page,
+            "recorded": recorded,
+            "status": status,
+            "statuses": Notification.Status.choices,
+            "outbox_mode": settings.TWILIO_OUTBOX_MODE,
+        },
+    )
+
+
+@login_required
+def outbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    row = get_object_or_404(Notification.objects.select_related("user", "incident"), pk=pk)
+    return render(request, "notifications/outbox_detail.html", {"row": row})
+
+
+@require_http_methods(["GET", "POST"])
+def email_action(request: HttpRequest, token: str) -> HttpResponse:
+    """Acknowledge or resolve from an email, without signing in. GET shows one button and
+    changes nothing (mail scanners open links); the POST acts and spends the link."""
+    try:
+        link = links.read(token)
+    except links.LinkError as exc:
+        return render(request, "notifications/email_action.html", {"error": str(exc)}, status=400)
+    incident = link.notification.incident
+    assert incident is not None
+    context = {"link": link, "incident": incident, "done": False}
+    if request.method == "POST":
+        if not links.spend(link.notification):
+            context["error"] = "This link was already used. Open the incident in Klaxon instead."
+            return render(request, "notifications/email_action.html", context, status=400)
+        act = incident_acknowledge if link.action == "acknowledge" else incident_resolve
+        context["incident"] = act(incident_id=incident.pk, user=link.notification.user,
+                                  channel="email")  # fmt: skip
+        context["done"] = True
+    return render(request, "notifications/email_action.html", context)
