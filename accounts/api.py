@@ -7,8 +7,8 @@ from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from accounts.models import User
-from accounts.phones import InvalidPhone, to_e164
+from accounts import contacts
+from accounts.models import ContactMethod, NotificationRule, User
 
 
 class AdminCanWrite(permissions.BasePermission):
@@ -20,28 +20,63 @@ class AdminCanWrite(permissions.BasePermission):
         return bool(request.user and request.user.is_staff)
 
 
+class ContactMethodSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    verified = serializers.BooleanField(source="is_verified", read_only=True)
+
+    class Meta:
+        model = ContactMethod
+        fields = ["id", "kind", "value", "verified"]
+        read_only_fields = fields
+
+
+class NotificationRuleSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = NotificationRule
+        fields = ["id", "event", "channel", "contact_method", "delay_minutes"]
+        read_only_fields = fields
+
+
 class UserSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     email = serializers.EmailField(required=True)
+    # Written: any format with a country code; read: the first verified phone in E.164.
     phone = serializers.CharField(required=False, allow_blank=True, max_length=32)
+    contact_methods = ContactMethodSerializer(many=True, read_only=True)
+    notification_rules = NotificationRuleSerializer(many=True, read_only=True)
 
     class Meta:
         model = User
-        fields = ["id", "username", "email", "phone", "first_name", "last_name"]
+        fields = [
+            "id",
+            "username",
+            "email",
+            "phone",
+            "first_name",
+            "last_name",
+            "contact_methods",
+            "notification_rules",
+        ]
 
     def validate_phone(self, value: str) -> str:
         if not value:
             return ""
         try:
-            return to_e164(value)
-        except InvalidPhone as exc:
+            return contacts.normalise(ContactMethod.Kind.PHONE, value)
+        except contacts.ContactError as exc:
             raise serializers.ValidationError(str(exc)) from None
 
     def create(self, validated_data: dict[str, Any]) -> User:
-        # A responder signs in later through a password reset; no usable password now.
-        user = User(**validated_data)
-        user.set_unusable_password()
-        user.save()
-        return user
+        # The admin vouches for the phone and email: both usable at once, default rules,
+        # no usable password (the responder signs in after a password reset).
+        try:
+            return contacts.create_responder(
+                username=validated_data["username"],
+                email=validated_data["email"],
+                phone=validated_data.get("phone", ""),
+                first_name=validated_data.get("first_name", ""),
+                last_name=validated_data.get("last_name", ""),
+            )
+        except contacts.ContactError as exc:
+            raise serializers.ValidationError({"phone": [str(exc)]}) from None
 
 
 class UserViewSet(
@@ -50,10 +85,17 @@ class UserViewSet(
     mixins.CreateModelMixin,
     viewsets.GenericViewSet,  # type: ignore[type-arg]
 ):
-    """Users who can be paged. POST {"username", "email", "phone"} (staff only)."""
+    """Users who can be paged, with their contact methods and notification rules.
+    POST {"username", "email", "phone"} (staff only) creates a responder whose phone and
+    email are usable at once, with the default rules: SMS at once, a voice call after 5
+    minutes, an SMS on resolve."""
 
     serializer_class = UserSerializer
     permission_classes = [AdminCanWrite]
 
     def get_queryset(self) -> QuerySet[User]:
-        return User.objects.filter(is_active=True).order_by("id")
+        return (
+            User.objects.filter(is_active=True)
+            .prefetch_related("contact_methods", "notification_rules")
+            .order_by("id")
+        )

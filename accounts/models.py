@@ -75,7 +75,7 @@ class ContactMethod(models.Model):
 
 
 class NotificationRule(models.Model):
-    """"When an incident <event>s, notify me by <channel> at <method> after <delay>".
+    """ "When an incident <event>s, notify me by <channel> at <method> after <delay>".
 
     A user's rules for one event run in delay order; "triggered" rules apply when an
     escalation step targets the user, "resolved" rules when an incident they were paged

@@ -73,14 +73,15 @@ def create_data(count: int) -> None:
 
     from django.utils import timezone
 
-    from accounts.models import User
+    from accounts.contacts import create_responder
     from incidents.escalation import new_escalation_token
     from incidents.models import Incident
     from integrations.models import Integration
     from schedules.models import EscalationPolicy, EscalationStep, Layer, LayerMember, Schedule
 
-    alice = User.objects.create(username="alice", phone="+15005550001")
-    bob = User.objects.create(username="bob", email="bob@example.com")
+    # Verified contact methods and the default rules: each step queues real sends.
+    alice = create_responder(username="alice", email="", phone="+15005550001")
+    bob = create_responder(username="bob", email="bob@example.com")
     schedule = Schedule.objects.create(name="Primary")
     layer = Layer.objects.create(
         schedule=schedule,

@@ -285,5 +285,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # twilio logs every API request and response at INFO.
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "twilio.http_client": {"level": "WARNING"},
+    },
 }

@@ -45,7 +45,12 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         Incident.objects.select_related("integration", "acknowledged_by", "resolved_by"), pk=pk
     )
     events = incident.events.select_related("actor", "inbound_message")
-    return render(request, "incidents/detail.html", {"incident": incident, "events": events})
+    pages = incident.notifications.select_related("user").defer("body").order_by("id")
+    return render(
+        request,
+        "incidents/detail.html",
+        {"incident": incident, "events": events, "pages": pages},
+    )
 
 
 def _back(request: HttpRequest, incident: Incident) -> HttpResponseRedirect:

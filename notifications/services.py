@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -163,8 +162,10 @@ def _enqueue(jobs: list[tuple[int, datetime]]) -> None:
     now = timezone.now()
     with send_notification.app.producer_or_acquire() as producer:
         for pk, due in jobs:
-            eta = due if due > now + EARLY_MARGIN else None
-            send_notification.apply_async((pk,), eta=eta, producer=producer)
+            if due > now + EARLY_MARGIN:
+                send_notification.apply_async((pk,), eta=due, producer=producer)
+            else:
+                send_notification.apply_async((pk,), producer=producer)
 
 
 def queue_resolved(*, incident_id: int) -> int:
@@ -218,7 +219,7 @@ def cancel_pending(*, incident_id: int, why: str) -> int:
 
 
 def queue_test(method: ContactMethod, channel: str) -> Notification:
-    """"Send me a test": one message by ``channel`` to ``method``, at once."""
+    """ "Send me a test": one message by ``channel`` to ``method``, at once."""
     if channel not in method.channels:
         raise ValueError(f"{method.value} cannot carry {channel}")
     with transaction.atomic():
@@ -392,7 +393,7 @@ def _send_email(row: Notification) -> None:
         raise twilio_gateway.PermanentSendError(error, str(exc.smtp_code)) from exc
     except smtplib.SMTPRecipientsRefused as exc:
         raise twilio_gateway.PermanentSendError(f"address refused: {exc}") from exc
-    except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+    except (smtplib.SMTPException, OSError) as exc:  # OSError covers timeouts
         raise twilio_gateway.TransientSendError(f"mail server unreachable: {exc}") from exc
     row.provider_id = message.extra_headers.get("Message-ID", "") or f"email-{row.pk}"
     row.provider_status = "accepted"
@@ -422,11 +423,11 @@ def _sent(row: Notification) -> None:
     if row.purpose == Purpose.VERIFY and not row.outbox:
         # The code has done its job; it need not sit in the database.
         row.body = messages.sms_verification("******")
-    row.save(
-        update_fields=[
-            "status", "sent_at", "body", "subject", "provider_id", "provider_status",
-            "outbox", "updated_at",
-        ]
+    # Conditional on "sending": never undo what a webhook may already have recorded.
+    Notification.objects.filter(pk=row.pk, status=Status.SENDING).update(
+        status=row.status, sent_at=row.sent_at, body=row.body, subject=row.subject,
+        provider_id=row.provider_id, provider_status=row.provider_status, outbox=row.outbox,
+        updated_at=row.sent_at,
     )  # fmt: skip
     where = " (recorded in the outbox)" if row.outbox else ""
     _timeline(row, f"{_who(row)} sent{where}.")

@@ -15,11 +15,11 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from twilio.base.exceptions import TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.http.response import Response
-from twilio.request_validator import RequestValidator
-from twilio.rest import Client
+from twilio.base.exceptions import TwilioRestException  # type: ignore[import-untyped,unused-ignore]
+from twilio.http.http_client import TwilioHttpClient  # type: ignore[import-untyped,unused-ignore]
+from twilio.http.response import Response  # type: ignore[import-untyped,unused-ignore]
+from twilio.request_validator import RequestValidator  # type: ignore[import-untyped,unused-ignore]
+from twilio.rest import Client  # type: ignore[import-untyped,unused-ignore]
 
 DEFAULT_API_BASE = "https://api.twilio.com"
 

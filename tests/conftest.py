@@ -14,6 +14,7 @@ from django.test import Client
 
 from config.celery import app as celery_app
 from tests.factories import UserFactory
+from tests.twilio_server import FakeTwilio
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -58,7 +59,11 @@ def _clear_cache(settings: Any) -> Iterator[None]:
     forget_cached_integrations()
 
 
-def _worker_env(database_name: str) -> dict[str, str]:
+# The public URL worker processes build links and Twilio callback URLs from.
+WORKER_BASE_URL = "https://klaxon.example.com"
+
+
+def _worker_env(database_name: str, twilio: FakeTwilio | None = None) -> dict[str, str]:
     env = dict(os.environ)
     db = settings.DATABASES["default"]
     if db["ENGINE"] == "django.db.backends.postgresql":
@@ -75,23 +80,45 @@ def _worker_env(database_name: str) -> dict[str, str]:
     env["SNS_SUBSCRIBE_URL_PATTERN"] = (
         r"http://127\.0\.0\.1:[0-9]+/\?([^#]*&)?Action=ConfirmSubscription(&[^#]*)?"
     )
+    env["KLAXON_BASE_URL"] = WORKER_BASE_URL
+    # Sends go to the fake Twilio server when there is one, else to the outbox.
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"):
+        env.pop(name, None)
+    if twilio is not None:
+        env.update(twilio.env())
     return env
 
 
+WORKER_QUEUES = ("critical", "celery")
+WORKER_COMMAND = [
+    sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
+    "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle",
+    "-Q", ",".join(WORKER_QUEUES),
+]  # fmt: skip
+
+
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Any]:
-    """A real Celery worker in its own process, on the configured broker and the test DB."""
+def twilio_server() -> Iterator[FakeTwilio]:
+    """A Twilio-compatible HTTP server the worker process sends SMS and calls to."""
+    server = FakeTwilio().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(
+    django_db_setup: Any, django_db_blocker: Any, twilio_server: FakeTwilio
+) -> Iterator[Any]:
+    """A real Celery worker in its own process, on the configured broker and the test DB,
+    sending SMS and calls to the fake Twilio server."""
     database_name = settings.DATABASES["default"]["NAME"]
     with celery_app.connection_for_write() as conn:
-        # Drop leftovers from an earlier run so the worker starts on an empty queue.
-        conn.default_channel.queue_purge("celery")  # type: ignore[attr-defined]
+        # Drop leftovers from an earlier run so the worker starts on empty queues.
+        for queue in WORKER_QUEUES:
+            conn.default_channel.queue_purge(queue)  # type: ignore[attr-defined]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
-         "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip",
-         "--without-mingle"],
-        cwd=ROOT,
-        env=_worker_env(database_name),
-    )  # fmt: skip
+        WORKER_COMMAND, cwd=ROOT, env=_worker_env(database_name, twilio_server)
+    )
     try:
         # Wait until it consumes: a ping task round-trips through broker and backend.
         celery_app.conf.task_always_eager = False

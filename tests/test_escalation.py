@@ -132,8 +132,7 @@ def test_timeline_shows_who_why_and_when_next(alice: User, bob: User, carol: Use
         "(08:35 UTC). Reason: escalation step 1 of 3 (round 1 of 3)",
         "Paging carol: SMS to +15005550003 now, voice call to +15005550003 after 5 min "
         "(08:40 UTC). Reason: escalation step 2 of 3 (round 1 of 3)",
-        "Paging bob: email to bob@example.com now. "
-        "Reason: escalation step 3 of 3 (round 1 of 3)",
+        "Paging bob: email to bob@example.com now. Reason: escalation step 3 of 3 (round 1 of 3)",
         "Paging carol: SMS to +15005550003 now, voice call to +15005550003 after 5 min "
         "(08:50 UTC). Reason: escalation step 3 of 3 (round 1 of 3)",
     ]
@@ -533,6 +532,4 @@ def test_incident_page_shows_the_escalation_steps(alice: User, client: Any) -> N
     assert (
         "Step 1 of 2 (round 1 of 1): notifying alice (user alice); next step at 08:35 UTC." in page
     )
-    assert (
-        "Paging alice: SMS to +15005550001 now, voice call to +15005550001 after 5 min" in page
-    )
+    assert "Paging alice: SMS to +15005550001 now, voice call to +15005550001 after 5 min" in page

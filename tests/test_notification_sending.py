@@ -45,9 +45,7 @@ def alice(db: Any) -> Any:
 
 def page(user: Any, channel: str = "sms", *, kind: str = "phone", **incident: Any) -> Notification:
     incident.setdefault("title", "Console sign-in failures")
-    incident.setdefault(
-        "details", {"account_id": "123456789012", "region_code": "eu-west-1"}
-    )
+    incident.setdefault("details", {"account_id": "123456789012", "region_code": "eu-west-1"})
     method = user.contact_methods.get(kind=kind)
     return Notification.objects.create(
         incident=IncidentFactory(**incident),
@@ -58,6 +56,11 @@ def page(user: Any, channel: str = "sms", *, kind: str = "phone", **incident: An
         destination=method.value,
         due_at=timezone.now(),
     )
+
+
+def incident_of(row: Notification) -> int:
+    assert row.incident_id is not None
+    return row.incident_id
 
 
 def reload(row: Notification) -> Notification:
@@ -190,7 +193,8 @@ def test_permanent_errors_stop_at_once_and_show(
 ) -> None:
     row = page(alice)
     with responses.RequestsMock() as rsps:
-        rsps.add(responses.POST, twilio_fake.messages_url(), **twilio_fake.error(400, code, message))
+        failure = twilio_fake.error(400, code, message)
+        rsps.add(responses.POST, twilio_fake.messages_url(), **failure)
         assert services.deliver(row.pk).outcome == services.FAILED
         assert len(rsps.calls) == 1
     row = reload(row)
@@ -234,7 +238,7 @@ def test_a_page_for_an_acknowledged_incident_is_cancelled_not_sent(
     live_twilio: Any, alice: Any
 ) -> None:
     row = page(alice)
-    Incident.objects.filter(pk=row.incident_id).update(state=Incident.State.ACKNOWLEDGED)
+    Incident.objects.filter(pk=incident_of(row)).update(state=Incident.State.ACKNOWLEDGED)
     with responses.RequestsMock() as rsps:
         assert services.deliver(row.pk).outcome == services.CANCELLED
         assert not rsps.calls
@@ -250,7 +254,7 @@ def test_acknowledging_cancels_the_later_voice_call(
     )
     Notification.objects.filter(pk=sms.pk).update(status=Status.SENT, attempts=1)
     with django_capture_on_commit_callbacks(execute=True):
-        incident_acknowledge(incident_id=sms.incident_id, user=alice, channel="web")
+        incident_acknowledge(incident_id=incident_of(sms), user=alice, channel="web")
     voice = reload(voice)
     assert voice.status == Status.CANCELLED
     assert voice.error == "incident acknowledged via web"
@@ -265,31 +269,32 @@ def test_email_has_text_html_and_signed_single_use_links(
     [message] = mail.outbox
     assert message.to == ["alice@example.com"]
     assert message.subject == f"[Klaxon] #{row.incident_id} TRIGGERED: Console sign-in failures"
-    html = message.alternatives[0][0]
+    assert isinstance(message, mail.EmailMultiAlternatives)
+    html = str(message.alternatives[0][0])
     assert "Acknowledge" in html and "Console sign-in failures" in html
-    ack_url = re.search(r"Acknowledge: (\S+)", message.body)
+    ack_url = re.search(r"Acknowledge: (\S+)", str(message.body))
     assert ack_url is not None
     path = ack_url.group(1).removeprefix("https://klaxon.example.com")
 
     # Opening the link (a mail scanner, a preview) changes nothing.
     shown = client.get(path)
     assert shown.status_code == 200 and b"Acknowledge incident" in shown.content
-    assert Incident.objects.get(pk=row.incident_id).state == Incident.State.TRIGGERED
+    assert Incident.objects.get(pk=incident_of(row)).state == Incident.State.TRIGGERED
 
     # Pressing the button acknowledges, as alice, via email, without signing in.
     done = client.post(path)
     assert done.status_code == 200
-    incident = Incident.objects.get(pk=row.incident_id)
+    incident = Incident.objects.get(pk=incident_of(row))
     assert incident.state == Incident.State.ACKNOWLEDGED and incident.acknowledged_by == alice
     assert incident.events.filter(kind="acknowledged", channel="email").exists()
 
     # Single use: the same link, and the resolve link from the same email, are spent.
     again = client.post(path)
     assert again.status_code == 400 and b"already used" in again.content
-    resolve_path = re.search(r"Resolve: (\S+)", message.body).group(1)  # type: ignore[union-attr]
+    resolve_path = re.search(r"Resolve: (\S+)", str(message.body)).group(1)  # type: ignore[union-attr]
     resolve_path = resolve_path.removeprefix("https://klaxon.example.com")
     assert client.post(resolve_path).status_code == 400
-    assert Incident.objects.get(pk=row.incident_id).state == Incident.State.ACKNOWLEDGED
+    assert Incident.objects.get(pk=incident_of(row)).state == Incident.State.ACKNOWLEDGED
 
 
 def test_email_links_expire_and_refuse_tampering(
@@ -302,7 +307,7 @@ def test_email_links_expire_and_refuse_tampering(
     live_twilio.EMAIL_LINK_MAX_AGE_HOURS = -1
     expired = client.post(url)
     assert expired.status_code == 400 and b"expired" in expired.content
-    assert Incident.objects.get(pk=row.incident_id).state == Incident.State.TRIGGERED
+    assert Incident.objects.get(pk=incident_of(row)).state == Incident.State.TRIGGERED
 
 
 def test_resolving_tells_everyone_who_was_paged_by_their_resolved_rules(

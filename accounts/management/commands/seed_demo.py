@@ -7,7 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from accounts.models import Membership, Team, User
+from accounts import contacts
+from accounts.models import ContactMethod, Membership, Team, User
 from integrations.models import Integration
 from schedules.models import EscalationPolicy, EscalationStep, Layer, LayerMember, Schedule
 
@@ -37,21 +38,26 @@ class Command(BaseCommand):
             return False
         User.objects.create_superuser(DEMO_ADMIN, "admin@example.com", password)
         team = Team.objects.create(name="Platform", description="Runs the AWS accounts.")
-        people = [
-            User.objects.create_user(
+        people = []
+        # Twilio's test numbers: in outbox mode nothing is sent anyway.
+        for name, phone in (
+            ("Alice", "+15005550001"),
+            ("Bob", "+15005550002"),
+            ("Carol", "+15005550003"),
+        ):
+            person = User.objects.create_user(
                 name.lower(),
                 f"{name.lower()}@example.com",
                 password,
                 first_name=name,
                 last_name="Demo",
-                phone=phone,
             )
-            for name, phone in (
-                ("Alice", "+15005550001"),
-                ("Bob", "+15005550002"),
-                ("Carol", "+15005550003"),
-            )
-        ]
+            # Verified at once (the demo vouches for them), then the default rules:
+            # SMS at once, a voice call after 5 minutes, an SMS on resolve.
+            contacts.add_contact_method(person, ContactMethod.Kind.EMAIL, person.email)
+            contacts.add_contact_method(person, ContactMethod.Kind.PHONE, phone, verified=True)
+            contacts.default_rules(person)
+            people.append(person)
         for person in people:
             Membership.objects.create(team=team, user=person)
         Membership.objects.get_or_create(

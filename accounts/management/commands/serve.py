@@ -27,7 +27,7 @@ class Command(BaseCommand):
             ],
             "worker": [
                 python, "-m", "celery", "-A", "config", "worker", "--beat",
-                "--loglevel", "INFO", "--concurrency", "2",
+                "--loglevel", "INFO", "--concurrency", "2", "-Q", "critical,celery",
             ],
         }  # fmt: skip
         children = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
