@@ -3,8 +3,10 @@ from __future__ import annotations
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import UserViewSet
+from accounts.profile_api import MyContactMethodViewSet, MyNotificationRuleViewSet
 from incidents.api import IncidentViewSet
 from integrations.api import InboundMessageViewSet, IntegrationViewSet
+from notifications.api import NotificationViewSet
 from schedules.api import EscalationPolicyViewSet, ScheduleViewSet
 
 router = DefaultRouter()
@@ -14,3 +16,8 @@ router.register("inbound-messages", InboundMessageViewSet, basename="inbound-mes
 router.register("schedules", ScheduleViewSet)
 router.register("escalation-policies", EscalationPolicyViewSet)
 router.register("users", UserViewSet, basename="user")
+router.register("me/contact-methods", MyContactMethodViewSet, basename="my-contact-method")
+router.register(
+    "me/notification-rules", MyNotificationRuleViewSet, basename="my-notification-rule"
+)
+router.register("notifications", NotificationViewSet, basename="notification")

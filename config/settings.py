@@ -270,7 +270,10 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Klaxon API",
-    "DESCRIPTION": "On-call alerting: integrations, incidents, the Inbound Log.",
+    "DESCRIPTION": (
+        "On-call alerting: integrations, incidents, the Inbound Log, schedules, escalation "
+        "policies, users, your contact methods and notification rules, notifications."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI from the sidecar package: the docs work offline, no CDN.

@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 
 if TYPE_CHECKING:
     from incidents.models import Incident
+    from notifications.models import Notification
 
 # The GSM 03.38 basic character set (the extension table is left out: each of its
 # characters costs two).
@@ -97,6 +98,17 @@ def sms_test() -> str:
 
 def sms_verification(code: str) -> str:
     return f"Your Klaxon verification code is {code}. It expires in 10 minutes."
+
+
+MASKED_CODE = "******"
+
+
+def body_seen_by(row: Notification, viewer_id: int | None) -> str:
+    """A notification's text as ``viewer_id`` may see it: a verification code is its
+    owner's alone (the Outbox and the API show everyone's messages)."""
+    if row.purpose == "verify" and row.body and viewer_id != row.user_id:
+        return sms_verification(MASKED_CODE)
+    return row.body
 
 
 def voice_triggered(incident: Incident) -> str:

@@ -422,7 +422,7 @@ def _sent(row: Notification) -> None:
     row.sent_at = timezone.now()
     if row.purpose == Purpose.VERIFY and not row.outbox:
         # The code has done its job; it need not sit in the database.
-        row.body = messages.sms_verification("******")
+        row.body = messages.sms_verification(messages.MASKED_CODE)
     # Conditional on "sending": never undo what a webhook may already have recorded.
     Notification.objects.filter(pk=row.pk, status=Status.SENDING).update(
         status=row.status, sent_at=row.sent_at, body=row.body, subject=row.subject,

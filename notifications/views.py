@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_http_methods
 
 from incidents.services import incident_acknowledge, incident_resolve
-from notifications import links
+from notifications import links, messages
 from notifications.models import Notification
 
 OUTBOX_PAGE = 50
@@ -46,7 +46,8 @@ def outbox(request: HttpRequest) -> HttpResponse:
 @login_required
 def outbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
     row = get_object_or_404(Notification.objects.select_related("user", "incident"), pk=pk)
-    return render(request, "notifications/outbox_detail.html", {"row": row})
+    body = messages.body_seen_by(row, request.user.pk)
+    return render(request, "notifications/outbox_detail.html", {"row": row, "body": body})
 
 
 @require_http_methods(["GET", "POST"])

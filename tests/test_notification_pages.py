@@ -81,3 +81,15 @@ def test_a_broken_email_link_gets_a_page_not_an_error(client: Client) -> None:
     response = client.get("/notifications/act/not-a-token/")
     assert response.status_code == 400
     assert b"This link is not valid." in response.content
+
+
+def test_a_verification_code_is_shown_only_to_its_owner(settings: Any, client: Client) -> None:
+    settings.TWILIO_OUTBOX_MODE = True
+    alice = UserFactory(username="alice", phone="+15005550001")
+    row = services.send_verification_code(alice.contact_methods.get(kind="phone"), "246810")
+    services.deliver(row.pk)
+    client.force_login(UserFactory(username="mallory"))
+    other = client.get(f"/notifications/outbox/{row.pk}/").content.decode()
+    assert "246810" not in other and "******" in other
+    client.force_login(alice)
+    assert "246810" in client.get(f"/notifications/outbox/{row.pk}/").content.decode()
