@@ -122,7 +122,8 @@ def start_workers(env: dict[str, str], processes: int) -> subprocess.Popen[bytes
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "prefork",
          "--concurrency", str(processes), "--loglevel", loglevel or "WARNING",
-         "--without-heartbeat", "--without-gossip", "--without-mingle"],
+         "--without-heartbeat", "--without-gossip", "--without-mingle",
+         "-Q", "critical,celery"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -150,11 +151,13 @@ def escalated_count() -> int:
 
 
 def check(count: int) -> list[str]:
-    """Each incident escalated once, one page each, and its next step in the future."""
+    """Each incident escalated once, paged once (one "Paging alice" line, her two rules as
+    two Notification rows), and its next step in the future."""
     from django.db.models import Count, Q
     from django.utils import timezone
 
     from incidents.models import Incident, IncidentEvent
+    from notifications.models import Notification
 
     problems = []
     per_kind = dict(
@@ -162,8 +165,12 @@ def check(count: int) -> list[str]:
     )
     if per_kind.get("escalated") != count:
         problems.append(f"escalated events {per_kind.get('escalated')} != {count}")
-    if per_kind.get("notified") != count:
-        problems.append(f"notified events {per_kind.get('notified')} != {count}")
+    pages = IncidentEvent.objects.filter(kind="notified", message__startswith="Paging ").count()
+    if pages != count:
+        problems.append(f"paging lines {pages} != {count}")
+    rows = Notification.objects.filter(purpose="triggered").count()
+    if rows != 2 * count:
+        problems.append(f"notification rows {rows} != {2 * count} (SMS now, voice later)")
     wrong = Incident.objects.filter(
         ~Q(escalation_step=1) | Q(next_escalation_at__lte=timezone.now())
     ).count()

@@ -291,9 +291,14 @@ def deliver(notification_id: int, *, now: datetime | None = None) -> Delivery:
         )
         return Delivery(CANCELLED)
     # The claim: only one task can move the row from queued to sending.
-    claimed = Notification.objects.filter(
+    # A page also needs its incident still triggered at this instant (an acknowledgement
+    # may have landed since the check above).
+    claimable = Notification.objects.filter(
         pk=row.pk, status=Status.QUEUED, due_at__lte=now + EARLY_MARGIN
-    ).update(status=Status.SENDING, attempts=F("attempts") + 1, updated_at=now)
+    )
+    if row.purpose == Purpose.TRIGGERED:
+        claimable = claimable.filter(incident__state=Incident.State.TRIGGERED)
+    claimed = claimable.update(status=Status.SENDING, attempts=F("attempts") + 1, updated_at=now)
     if not claimed:
         return Delivery(NOT_QUEUED)
     row.attempts += 1
