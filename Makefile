@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test lint format migrate demo bench-ingest clean
+.PHONY: run test lint format migrate demo bench-ingest bench-paging clean
 
 $(VENV)/.installed-base: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ format: $(VENV)/.installed-dev
 
 bench-ingest: $(VENV)/.installed-dev
 	$(PY) bench/ingest.py
+
+bench-paging: $(VENV)/.installed-dev
+	$(PY) bench/paging_latency.py
 
 clean:
 	rm -rf $(VENV) var

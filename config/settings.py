@@ -195,6 +195,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes the database connection around every task unless this is
+# set; a new PostgreSQL connection per task cost as much CPU as the tasks themselves
+# (bench/paging_latency.py). Workers keep their connection like gunicorn does;
+# config/celery.py retires stale or broken ones (CONN_MAX_AGE, CONN_HEALTH_CHECKS).
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Paging has its own queue so a backlog of other work never delays a page; workers
 # consume both (`manage.py serve` and the test worker pass -Q critical,celery).

@@ -12,13 +12,16 @@ queues a task for every incident whose step is overdue.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
@@ -107,6 +110,25 @@ def policy_snapshot(*, integration_id: int) -> dict[str, Any]:
             for step in steps
         ],
     }
+
+
+# integration id -> (monotonic time taken, snapshot), per worker process.
+_recent_snapshots: dict[int, tuple[float, dict[str, Any]]] = {}
+
+
+def recent_policy_snapshot(integration_id: int) -> dict[str, Any]:
+    """policy_snapshot, reused for INTEGRATION_CACHE_SECONDS within one worker process:
+    during an alert storm every first step on one integration takes the same snapshot,
+    and it is 5 queries. A policy edit reaches first steps within that time."""
+    now = time.monotonic()
+    cached = _recent_snapshots.get(integration_id)
+    if cached is not None and now - cached[0] < settings.INTEGRATION_CACHE_SECONDS:
+        return copy.deepcopy(cached[1])
+    snapshot = policy_snapshot(integration_id=integration_id)
+    if len(_recent_snapshots) > 1000:
+        _recent_snapshots.clear()
+    _recent_snapshots[integration_id] = (now, snapshot)
+    return copy.deepcopy(snapshot)
 
 
 # --- Targets ----------------------------------------------------------------------------
@@ -221,7 +243,7 @@ class _StepContext:
 
     def snapshot_for(self, integration_id: int) -> dict[str, Any]:
         if integration_id not in self.snapshots:
-            self.snapshots[integration_id] = policy_snapshot(integration_id=integration_id)
+            self.snapshots[integration_id] = recent_policy_snapshot(integration_id)
         return self.snapshots[integration_id]
 
     def targets_for(self, step: dict[str, Any]) -> StepTargets:
@@ -285,7 +307,11 @@ def escalation_run_step(*, incident_id: int, token: str, now: datetime | None = 
         assert incident is not None
         result = _plan_step(incident, _StepContext(now))
         IncidentEvent.objects.bulk_create(result.events)
-        paging.enqueue_on_commit(Notification.objects.bulk_create(result.notifications))
+        # This runs in the escalate task: the pages due now are sent by it, right after
+        # the commit, instead of waiting in the queue a second time.
+        paging.enqueue_on_commit(
+            Notification.objects.bulk_create(result.notifications), send_now=True
+        )
         incident.save(update_fields=_STATE_FIELDS)
         if result.next_step is not None:
             escalation_enqueue_step(

@@ -148,24 +148,40 @@ def plan_pages(
     return pages
 
 
-def enqueue_on_commit(notifications: Sequence[Notification]) -> None:
-    """Queue a send task for each saved row at its due time, once the transaction commits
-    (robust: a broker outage must not undo the page; the beat re-queues from the row)."""
+def enqueue_on_commit(notifications: Sequence[Notification], *, send_now: bool = False) -> None:
+    """Once the transaction commits, queue a send task for each saved row at its due time
+    (robust: a broker outage must not undo the page; the beat re-queues from the row).
+
+    ``send_now``: rows already due are sent right here instead, after the commit, by the
+    process that committed them (the escalation task): a page then waits in the queue
+    once, not twice. Only for callers already in a worker, never in a web request."""
     jobs = [(n.pk, n.due_at) for n in notifications if n.pk is not None]
     if jobs:
-        transaction.on_commit(lambda: _enqueue(jobs), robust=True)
+        transaction.on_commit(lambda: _enqueue(jobs, send_now=send_now), robust=True)
 
 
-def _enqueue(jobs: list[tuple[int, datetime]]) -> None:
+def _enqueue(jobs: list[tuple[int, datetime]], *, send_now: bool = False) -> None:
     from notifications.tasks import send_notification
 
     now = timezone.now()
+    later = [(pk, due) for pk, due in jobs if due > now + EARLY_MARGIN]
+    due_now = [pk for pk, due in jobs if due <= now + EARLY_MARGIN]
+    if send_now:
+        for pk in due_now:
+            try:
+                result = deliver(pk)
+            except Exception:
+                # The row is still queued (or stuck in sending): the beat takes it from here.
+                logger.exception("sending notification %s failed", pk)
+                continue
+            if result.retry_at is not None:
+                later.append((pk, result.retry_at))
+        due_now = []
     with send_notification.app.producer_or_acquire() as producer:
-        for pk, due in jobs:
-            if due > now + EARLY_MARGIN:
-                send_notification.apply_async((pk,), eta=due, producer=producer)
-            else:
-                send_notification.apply_async((pk,), producer=producer)
+        for pk in due_now:
+            send_notification.apply_async((pk,), producer=producer)
+        for pk, due in later:
+            send_notification.apply_async((pk,), eta=due, producer=producer)
 
 
 def queue_resolved(*, incident_id: int) -> int:

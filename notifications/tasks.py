@@ -8,7 +8,13 @@ from django.db import OperationalError
 from notifications import services
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=2, max_retries=3)
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=2,
+    max_retries=3,
+    ignore_result=True,  # the row is the result
+)
 def send_notification(notification_id: int) -> str:
     """Send one notification if it is still queued and due; queue its retry if the
     provider failed transiently. A duplicate of this task finds nothing to claim."""

@@ -533,3 +533,19 @@ def test_incident_page_shows_the_escalation_steps(alice: User, client: Any) -> N
         "Step 1 of 2 (round 1 of 1): notifying alice (user alice); next step at 08:35 UTC." in page
     )
     assert "Paging alice: SMS to +15005550001 now, voice call to +15005550001 after 5 min" in page
+
+
+def test_a_worker_reuses_a_policy_snapshot_only_within_the_cache_window(
+    settings: Any, alice: User
+) -> None:
+    policy = make_policy({"users": [alice]}, repeat=0)
+    integration_id = make_incident(policy).integration_id
+    escalation._recent_snapshots.clear()
+    settings.INTEGRATION_CACHE_SECONDS = 60
+    first = escalation.recent_policy_snapshot(integration_id)
+    first["repeat"] = 99  # callers get copies: changing one cannot change the cache
+    EscalationPolicy.objects.filter(pk=policy.pk).update(repeat=2)
+
+    assert escalation.recent_policy_snapshot(integration_id)["repeat"] == 0  # cached
+    settings.INTEGRATION_CACHE_SECONDS = 0
+    assert escalation.recent_policy_snapshot(integration_id)["repeat"] == 2
