@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "integrations",
     "incidents",
     "notifications",
+    "reports",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -97,6 +99,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.roles.context",
             ],
         },
     }

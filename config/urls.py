@@ -23,6 +23,8 @@ urlpatterns = [
     path("", include("schedules.urls")),
     path("teams/", include("accounts.urls")),
     path("notifications/", include("notifications.urls")),
+    path("reports/", include("reports.urls")),
+    path("audit/", include("audit.urls")),
     path("profile/", include("accounts.profile_urls")),
     path("settings/", settings_page.settings_page, name="settings"),
     path("webhooks/twilio/", include("notifications.webhook_urls")),

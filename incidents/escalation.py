@@ -224,6 +224,7 @@ class _NextStep:
 
 
 _STATE_FIELDS = [
+    "escalation_targets",
     "escalation_snapshot",
     "escalation_step",
     "escalation_round",
@@ -446,6 +447,7 @@ def _plan_step(incident: Incident, context: _StepContext) -> _StepResult:
         now=now,
     )
 
+    incident.escalation_targets = [{"id": u.pk, "name": u.get_username()} for u in targets.users]
     incident.escalation_step = next_step
     incident.escalation_round = next_round
     incident.next_escalation_at = next_at

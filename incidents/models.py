@@ -51,6 +51,8 @@ class Incident(models.Model):
     escalation_round = models.PositiveSmallIntegerField(default=0)
     next_escalation_at = models.DateTimeField(null=True, blank=True)
     escalation_token = models.CharField(max_length=32, blank=True)
+    # Who the last escalation step paged ([{"id", "name"}]): the incident's assignees.
+    escalation_targets = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-id"]

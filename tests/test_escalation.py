@@ -549,3 +549,13 @@ def test_a_worker_reuses_a_policy_snapshot_only_within_the_cache_window(
     assert escalation.recent_policy_snapshot(integration_id)["repeat"] == 0  # cached
     settings.INTEGRATION_CACHE_SECONDS = 0
     assert escalation.recent_policy_snapshot(integration_id)["repeat"] == 2
+
+
+def test_the_incident_remembers_who_the_last_step_paged(alice: User, bob: User) -> None:
+    incident = make_incident(make_policy({"users": [alice]}, {"users": [bob, alice]}))
+    step(incident, T0)
+    incident.refresh_from_db()
+    assert incident.escalation_targets == [{"id": alice.pk, "name": "alice"}]
+    step(incident, T0 + timedelta(minutes=5))
+    incident.refresh_from_db()
+    assert [t["name"] for t in incident.escalation_targets] == ["alice", "bob"]  # by name

@@ -1,0 +1,132 @@
+"""Who may do what. Three roles, from team memberships:
+
+- admin: staff users, and anyone who is an admin of any team. Manages everything:
+  integrations, schedules, escalation policies, teams, users.
+- responder: a responder of any team, and any active user without a membership (users
+  created through the API start like this). Acknowledges, resolves, escalates and notes
+  incidents, adds overrides to schedules, and edits their own profile.
+- viewer: someone whose every membership is "viewer". Reads everything, changes nothing
+  but their own profile.
+
+A person's role is the highest their memberships give; it is looked up once per request
+(cached on the user object)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from rest_framework import permissions
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+ADMIN = "admin"
+RESPONDER = "responder"
+VIEWER = "viewer"
+_RANK = {VIEWER: 0, RESPONDER: 1, ADMIN: 2}
+_CACHE_ATTR = "_klaxon_role"
+
+
+def role_of(user: Any) -> str | None:
+    """The user's role, or None when not signed in (or deactivated)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is not None:
+        return str(cached)
+    if user.is_staff or user.is_superuser:
+        role = ADMIN
+    else:
+        from accounts.models import Membership
+
+        roles = set(Membership.objects.filter(user_id=user.pk).values_list("role", flat=True))
+        role = max(roles, key=_RANK.__getitem__) if roles else RESPONDER
+    setattr(user, _CACHE_ATTR, role)
+    return role
+
+
+def has_role(user: Any, needed: str) -> bool:
+    role = role_of(user)
+    return role is not None and _RANK[role] >= _RANK[needed]
+
+
+def can_respond(user: Any) -> bool:
+    """Acknowledge, resolve, escalate, note incidents; add schedule overrides."""
+    return has_role(user, RESPONDER)
+
+
+def can_manage(user: Any) -> bool:
+    """Create, change and delete integrations, schedules, policies, teams and users."""
+    return has_role(user, ADMIN)
+
+
+WHAT_NEEDS = {
+    RESPONDER: "a responder or an admin",
+    ADMIN: "an admin",
+}
+
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+
+def role_required(needed: str) -> Callable[[View], View]:
+    """A page view only users with ``needed`` (or higher) may use; others get a 403 page
+    that says why, and anonymous users the sign-in page."""
+
+    def decorate(view: View) -> View:
+        @login_required
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not has_role(request.user, needed):
+                return forbidden(request, needed)
+            return view(request, *args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def forbidden(request: HttpRequest, needed: str) -> HttpResponse:
+    return render(
+        request,
+        "403.html",
+        {"needed": WHAT_NEEDS[needed], "role": role_of(request.user)},
+        status=403,
+    )
+
+
+class RoleOrReadOnly(permissions.BasePermission):
+    """API: everyone signed in reads; writing needs ``needed`` (set by subclasses)."""
+
+    needed = ADMIN
+    message = "This needs an admin."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return has_role(request.user, self.needed)
+
+
+class AdminOrReadOnly(RoleOrReadOnly):
+    needed = ADMIN
+    message = "Only an admin can change this."
+
+
+class ResponderOrReadOnly(RoleOrReadOnly):
+    needed = RESPONDER
+    message = "Only a responder or an admin can do this; viewers read."
+
+
+def context(request: HttpRequest) -> dict[str, Any]:
+    """Template context: ``role``, ``can_respond``, ``can_manage`` for the signed-in user."""
+    user = getattr(request, "user", None)
+    return {
+        "role": role_of(user),
+        "can_respond": can_respond(user),
+        "can_manage": can_manage(user),
+    }
