@@ -3,21 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from rest_framework import mixins, permissions, serializers, viewsets
-from rest_framework.request import Request
-from rest_framework.views import APIView
+from rest_framework import mixins, serializers, viewsets
 
 from accounts import contacts
 from accounts.models import ContactMethod, NotificationRule, User
-
-
-class AdminCanWrite(permissions.BasePermission):
-    """Everyone signed in reads; only staff create users."""
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        if request.method in permissions.SAFE_METHODS:
-            return bool(request.user and request.user.is_authenticated)
-        return bool(request.user and request.user.is_staff)
+from accounts.roles import AdminOrReadOnly
 
 
 class ContactMethodSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -86,12 +76,12 @@ class UserViewSet(
     viewsets.GenericViewSet,  # type: ignore[type-arg]
 ):
     """Users who can be paged, with their contact methods and notification rules.
-    POST {"username", "email", "phone"} (staff only) creates a responder whose phone and
-    email are usable at once, with the default rules: SMS at once, a voice call after 5
-    minutes, an SMS on resolve."""
+    POST {"username", "email", "phone"} (admins: staff or a team's admin) creates a
+    responder whose phone and email are usable at once, with the default rules: SMS at
+    once, a voice call after 5 minutes, an SMS on resolve."""
 
     serializer_class = UserSerializer
-    permission_classes = [AdminCanWrite]
+    permission_classes = [AdminOrReadOnly]
 
     def get_queryset(self) -> QuerySet[User]:
         return (

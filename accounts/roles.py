@@ -13,8 +13,8 @@ A person's role is the highest their memberships give; it is looked up once per 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
+from collections.abc import Callable, Iterable
+from functools import partial, wraps
 from typing import Any, TypeVar
 
 from django.contrib.auth.decorators import login_required
@@ -39,11 +39,22 @@ def role_of(user: Any) -> str | None:
     if cached is not None:
         return str(cached)
     if user.is_staff or user.is_superuser:
+        return remember_role(user, [])
+    from accounts.models import Membership
+
+    return remember_role(
+        user, Membership.objects.filter(user_id=user.pk).values_list("role", flat=True)
+    )
+
+
+def remember_role(user: Any, membership_roles: Iterable[str]) -> str:
+    """The role ``membership_roles`` (every membership of ``user``) give, cached on the user
+    for the rest of the request: for a page that has loaded the memberships anyway (the
+    Teams page), so ``role_of`` need not ask the database again."""
+    if user.is_staff or user.is_superuser:
         role = ADMIN
     else:
-        from accounts.models import Membership
-
-        roles = set(Membership.objects.filter(user_id=user.pk).values_list("role", flat=True))
+        roles = set(membership_roles)
         role = max(roles, key=_RANK.__getitem__) if roles else RESPONDER
     setattr(user, _CACHE_ATTR, role)
     return role
@@ -123,10 +134,13 @@ class ResponderOrReadOnly(RoleOrReadOnly):
 
 
 def context(request: HttpRequest) -> dict[str, Any]:
-    """Template context: ``role``, ``can_respond``, ``can_manage`` for the signed-in user."""
+    """Template context: ``role``, ``can_respond``, ``can_manage`` for the signed-in user.
+
+    Each is a callable the template calls when it first uses it, so a page that shows
+    no role-dependent button costs no membership query (and one that does, one)."""
     user = getattr(request, "user", None)
     return {
-        "role": role_of(user),
-        "can_respond": can_respond(user),
-        "can_manage": can_manage(user),
+        "role": partial(role_of, user),
+        "can_respond": partial(can_respond, user),
+        "can_manage": partial(can_manage, user),
     }

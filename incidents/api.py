@@ -3,14 +3,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, viewsets
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from incidents import selectors, services
+from accounts.roles import ResponderOrReadOnly
+from incidents import escalation, selectors, services
 from incidents.models import Incident, IncidentEvent
 
 
@@ -76,7 +82,11 @@ class IncidentViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,  # type: ignore[type-arg]
 ):
-    """Incidents, newest first; acknowledge and resolve them."""
+    """Incidents, newest first; acknowledge, resolve and escalate them.
+
+    Everyone signed in reads; acting needs a responder or an admin (viewers get 403)."""
+
+    permission_classes = [ResponderOrReadOnly]
 
     def get_queryset(self) -> QuerySet[Incident]:
         if self.action != "list":
@@ -116,3 +126,25 @@ class IncidentViewSet(
     def resolve(self, request: Request, pk: str | None = None) -> Response:
         """Resolve an open incident; idempotent."""
         return self._act(request, services.incident_resolve)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: IncidentDetailSerializer,
+            409: OpenApiResponse(description="Nothing to escalate; `detail` says why."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def escalate(self, request: Request, pk: str | None = None) -> Response:
+        """Run the incident's next escalation step now instead of after its delay.
+
+        409 when there is nothing to escalate: the incident is not triggered, every step
+        of its policy has run, or its integration has no policy."""
+        incident = self.get_object()
+        if not escalation.escalation_escalate_now(incident_id=incident.pk):
+            incident = self.get_object()
+            reason = selectors.incident_escalation_blocker(incident=incident)
+            return Response(
+                {"detail": reason or "Nothing to escalate."}, status=status.HTTP_409_CONFLICT
+            )
+        return Response(IncidentDetailSerializer(self.get_object()).data)

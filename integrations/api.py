@@ -10,6 +10,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.roles import AdminOrReadOnly
 from incidents.selectors import parse_id
 from integrations import services
 from integrations.masking import display_body
@@ -47,16 +48,39 @@ class IntegrationSerializer(serializers.ModelSerializer):  # type: ignore[type-a
 
 
 class IntegrationViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
-    """Integrations and their inbound URLs. POST {"name": ..., "kind": "aws_sns"}."""
+    """Integrations and their inbound URLs. POST {"name": ..., "kind": "aws_sns"}.
+    Everyone signed in reads; admins create, change, delete and rotate URLs."""
 
     queryset = Integration.objects.all().order_by("id")
     serializer_class = IntegrationSerializer
+    permission_classes = [AdminOrReadOnly]
+
+    # Writes go through the services so each one is audited with its author.
+    def perform_create(self, serializer: IntegrationSerializer) -> None:  # type: ignore[override]
+        integration = Integration(**serializer.validated_data)
+        serializer.instance = services.integration_create(
+            actor=self.request.user, integration=integration
+        )
+
+    def perform_update(self, serializer: IntegrationSerializer) -> None:  # type: ignore[override]
+        integration = serializer.instance
+        assert isinstance(integration, Integration)
+        for field, value in serializer.validated_data.items():
+            setattr(integration, field, value)
+        serializer.instance = services.integration_update(
+            actor=self.request.user, integration=integration
+        )
+
+    def perform_destroy(self, instance: Integration) -> None:
+        services.integration_delete(actor=self.request.user, integration=instance)
 
     @extend_schema(request=None, responses=IntegrationSerializer)
     @action(detail=True, methods=["post"], url_path="rotate-url")
     def rotate_url(self, request: Request, pk: str | None = None) -> Response:
         """Replace the inbound URL; the old one answers 404 from now on."""
-        integration = services.integration_rotate_token(integration=self.get_object())
+        integration = services.integration_rotate_token(
+            integration=self.get_object(), actor=request.user
+        )
         return Response(self.get_serializer(integration).data)
 
 

@@ -1,4 +1,6 @@
-"""Writes to integrations: create, rotate, confirm a subscription, send a test alert."""
+"""Writes to integrations: create, change, delete, rotate, confirm a subscription, send a
+test alert. Every change to an integration is written to the audit log in its own
+transaction (``audit.services.record``)."""
 
 from __future__ import annotations
 
@@ -9,37 +11,113 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
+from audit import services as audit
 from integrations import inbound
 from integrations.models import InboundMessage, Integration, new_token
 from integrations.sns_http import visit_subscribe_url
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
     from accounts.models import User
 
+    Actor = User | AnonymousUser | None
+
 TEST_TOPIC_ARN = "arn:aws:sns:us-east-1:000000000000:klaxon-test-alert"
+ROTATED_URL = "rotated URL"
+REBOUND_TOPIC = "released topic"
+CONFIRMED_SUBSCRIPTION = "confirmed subscription"
 
 
-def integration_rotate_token(*, integration: Integration) -> Integration:
-    """Give the integration a new URL; the old one answers 404 from now on."""
-    integration.set_token(new_token())
-    integration.save(update_fields=["token", "token_hash", "updated_at"])
-    return integration
-
-
-def integration_rebind_topic(*, integration: Integration) -> Integration:
-    """Forget the pinned TopicArn so the next subscription can bind a new topic."""
-    integration.topic_arn = ""
-    integration.subscription_arn = ""
-    integration.subscription_status = Integration.Subscription.NONE
-    integration.save(
-        update_fields=["topic_arn", "subscription_arn", "subscription_status", "updated_at"]
+def _locked(integration: Integration) -> Integration:
+    # The audited "before" is the row as it is in the database, locked, not the instance
+    # a form may already have changed.
+    return (
+        Integration.objects.select_for_update()
+        .select_related("team", "escalation_policy")
+        .get(pk=integration.pk)
     )
+
+
+def integration_create(*, actor: Actor, integration: Integration) -> Integration:
+    """Save a new (unsaved) integration, which gets its own URL."""
+    with transaction.atomic():
+        integration.save()
+        audit.record(actor, audit.CREATED, integration, after=audit.snapshot(integration))
     return integration
 
 
-def subscription_confirm(*, inbound_message_id: int) -> tuple[InboundMessage, bool]:
+# What a person edits. The rest (token, topic, subscription) changes only through the
+# services below and the inbound path.
+EDITABLE_FIELDS = (
+    "name",
+    "kind",
+    "team",
+    "escalation_policy",
+    "enabled",
+    "insufficient_data_as_alarm",
+    "security_mode",
+)
+
+
+def integration_update(*, actor: Actor, integration: Integration) -> Integration:
+    """Save the edited fields of ``integration`` (a form's or serializer's instance).
+
+    Only EDITABLE_FIELDS are copied onto the locked row and written, so a subscription
+    confirmed or a URL rotated meanwhile is not overwritten with the stale values the
+    instance was loaded with."""
+    with transaction.atomic():
+        current = _locked(integration)
+        before = audit.snapshot(current)
+        for field in EDITABLE_FIELDS:
+            setattr(current, field, getattr(integration, field))
+        current.save(update_fields=[*EDITABLE_FIELDS, "updated_at"])
+        audit.record(actor, audit.CHANGED, current, before=before, after=audit.snapshot(current))
+    return current
+
+
+def integration_delete(*, actor: Actor, integration: Integration) -> None:
+    """Delete the integration (its URL answers 404; its incidents go with it)."""
+    with transaction.atomic():
+        current = _locked(integration)
+        audit.record(actor, audit.DELETED, current, before=audit.snapshot(current))
+        current.delete()
+
+
+def integration_rotate_token(*, integration: Integration, actor: Actor = None) -> Integration:
+    """Give the integration a new URL; the old one answers 404 from now on."""
+    with transaction.atomic():
+        before = audit.snapshot(_locked(integration))
+        integration.set_token(new_token())
+        integration.save(update_fields=["token", "token_hash", "updated_at"])
+        audit.record(
+            actor, ROTATED_URL, integration, before=before, after=audit.snapshot(integration)
+        )
+    return integration
+
+
+def integration_rebind_topic(*, integration: Integration, actor: Actor = None) -> Integration:
+    """Forget the pinned TopicArn so the next subscription can bind a new topic."""
+    with transaction.atomic():
+        before = audit.snapshot(_locked(integration))
+        integration.topic_arn = ""
+        integration.subscription_arn = ""
+        integration.subscription_status = Integration.Subscription.NONE
+        integration.save(
+            update_fields=["topic_arn", "subscription_arn", "subscription_status", "updated_at"]
+        )
+        audit.record(
+            actor, REBOUND_TOPIC, integration, before=before, after=audit.snapshot(integration)
+        )
+    return integration
+
+
+def subscription_confirm(
+    *, inbound_message_id: int, actor: Actor = None
+) -> tuple[InboundMessage, bool]:
     """Visit a SubscriptionConfirmation's SubscribeURL (only if it is an allowed SNS URL)
-    and record the answer; on success the subscription is confirmed and its topic pinned.
+    and record the answer; on success the subscription is confirmed and its topic pinned
+    (audited, with ``actor`` or, from the auto-confirm task, as Klaxon itself).
 
     Returns the row and whether the failure (if any) is worth retrying."""
     row = InboundMessage.objects.select_related("integration").get(pk=inbound_message_id)
@@ -75,6 +153,7 @@ def subscription_confirm(*, inbound_message_id: int) -> tuple[InboundMessage, bo
                     f"confirmed at AWS, but this integration is bound to {integration.topic_arn}"
                 )
             else:
+                before = audit.snapshot(integration)
                 integration.topic_arn = row.topic_arn
                 integration.subscription_arn = result.subscription_arn
                 integration.subscription_status = Integration.Subscription.CONFIRMED
@@ -85,6 +164,13 @@ def subscription_confirm(*, inbound_message_id: int) -> tuple[InboundMessage, bo
                         "subscription_status",
                         "updated_at",
                     ]
+                )
+                audit.record(
+                    actor,
+                    CONFIRMED_SUBSCRIPTION,
+                    integration,
+                    before=before,
+                    after=audit.snapshot(integration),
                 )
                 row.outcome = InboundMessage.Outcome.SUBSCRIPTION_CONFIRMED
                 fields.append("outcome")

@@ -16,6 +16,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
+from accounts.roles import ADMIN, RESPONDER, role_required
+from accounts.teams import team_filter, team_filter_context
 from incidents.selectors import parse_id
 from integrations import inbound as inbound_path
 from integrations import services
@@ -74,28 +76,41 @@ def inbound(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_required
 def integration_list(request: HttpRequest) -> HttpResponse:
-    integrations = Integration.objects.select_related("team", "escalation_policy").annotate(
-        open_incidents=Count("incidents", filter=~Q(incidents__state="resolved"))
+    selected = team_filter(request.GET.get("team"), request.user)
+    integrations = selected.apply(
+        Integration.objects.select_related("team", "escalation_policy").annotate(
+            open_incidents=Count("incidents", filter=~Q(incidents__state="resolved"))
+        )
     )
-    return render(request, "integrations/list.html", {"integrations": integrations})
+    return render(
+        request,
+        "integrations/list.html",
+        {
+            "integrations": integrations,
+            "team_filter_on": selected.active,
+            **team_filter_context(selected),
+        },
+    )
 
 
-@login_required
+@role_required(ADMIN)
 def integration_create(request: HttpRequest) -> HttpResponse:
     form = IntegrationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        integration = form.save()
+        integration = services.integration_create(
+            actor=request.user, integration=form.save(commit=False)
+        )
         messages.success(request, f"Created {integration.name}. Subscribe its URL to your topic.")
         return redirect(integration)
     return render(request, "integrations/form.html", {"form": form, "integration": None})
 
 
-@login_required
+@role_required(ADMIN)
 def integration_edit(request: HttpRequest, pk: int) -> HttpResponse:
     integration = get_object_or_404(Integration, pk=pk)
     form = IntegrationForm(request.POST or None, instance=integration)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        services.integration_update(actor=request.user, integration=form.save(commit=False))
         messages.success(request, "Saved.")
         return redirect(integration)
     return render(request, "integrations/form.html", {"form": form, "integration": integration})
@@ -121,22 +136,22 @@ def integration_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@role_required(ADMIN)
 def integration_delete(request: HttpRequest, pk: int) -> HttpResponse:
     integration = get_object_or_404(Integration, pk=pk)
     if request.method == "POST":
         name = integration.name
-        integration.delete()
+        services.integration_delete(actor=request.user, integration=integration)
         messages.success(request, f"Deleted {name}. Its URL now answers 404.")
         return redirect("integrations:list")
     return render(request, "integrations/confirm_delete.html", {"integration": integration})
 
 
-@login_required
+@role_required(ADMIN)
 @require_POST
 def integration_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     integration = services.integration_rotate_token(
-        integration=get_object_or_404(Integration, pk=pk)
+        integration=get_object_or_404(Integration, pk=pk), actor=request.user
     )
     messages.warning(
         request,
@@ -145,17 +160,17 @@ def integration_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(integration)
 
 
-@login_required
+@role_required(ADMIN)
 @require_POST
 def integration_rebind(request: HttpRequest, pk: int) -> HttpResponse:
     integration = services.integration_rebind_topic(
-        integration=get_object_or_404(Integration, pk=pk)
+        integration=get_object_or_404(Integration, pk=pk), actor=request.user
     )
     messages.info(request, "Topic released: the next confirmed subscription binds a new one.")
     return redirect(integration)
 
 
-@login_required
+@role_required(RESPONDER)
 @require_POST
 def integration_test_alert(request: HttpRequest, pk: int) -> HttpResponse:
     integration = get_object_or_404(Integration, pk=pk)
@@ -262,7 +277,7 @@ def inbound_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@role_required(ADMIN)
 @require_POST
 def inbound_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     row = get_object_or_404(InboundMessage, pk=pk)
@@ -272,7 +287,7 @@ def inbound_confirm(request: HttpRequest, pk: int) -> HttpResponse:
             "Only a SubscriptionConfirmation that passed verification can be confirmed.",
         )
         return redirect(row)
-    row, _transient = services.subscription_confirm(inbound_message_id=pk)
+    row, _transient = services.subscription_confirm(inbound_message_id=pk, actor=request.user)
     if row.outcome == InboundMessage.Outcome.SUBSCRIPTION_CONFIRMED:
         messages.success(request, f"Subscription confirmed: {row.confirm_result}")
     else:

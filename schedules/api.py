@@ -4,26 +4,25 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Team, User
+from accounts.roles import AdminOrReadOnly, ResponderOrReadOnly
 from incidents.selectors import MAX_ID
-from schedules import oncall
+from schedules import oncall, services
 from schedules.feeds import feed_url
 from schedules.models import (
     EscalationPolicy,
     EscalationStep,
     Layer,
-    LayerMember,
     Override,
     Schedule,
     validate_schedule_date,
@@ -141,33 +140,6 @@ class ScheduleInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
         return value
 
 
-@transaction.atomic
-def schedule_create(
-    *, name: str, team: Team | None, time_zone: str, layers: list[dict[str, Any]]
-) -> Schedule:
-    """A schedule with its layers and their members, in list order."""
-    schedule = Schedule.objects.create(name=name, team=team, time_zone=time_zone)
-    for index, data in enumerate(layers):
-        turn, turn_hours = data["turn"]
-        layer = Layer.objects.create(
-            schedule=schedule,
-            name=data["name"],
-            position=data.get("position", index),
-            start=data["start"],
-            turn=turn,
-            turn_hours=turn_hours,
-            handoff_time=data["handoff_time"],
-            restrict_weekdays=sorted(set(data["restrict_weekdays"])),
-            restrict_start=data["restrict_start"],
-            restrict_end=data["restrict_end"],
-        )
-        LayerMember.objects.bulk_create(
-            LayerMember(layer=layer, user_id=user_id, position=position)
-            for position, user_id in enumerate(data["users"])
-        )
-    return schedule
-
-
 class OverrideSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = Override
@@ -212,10 +184,17 @@ ONCALL_RESPONSE = inline_serializer(
 
 
 class ScheduleViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
-    """On-call schedules. POST {"name", "time_zone", "layers": [...]} creates one."""
+    """On-call schedules. POST {"name", "time_zone", "layers": [...]} creates one (admins);
+    responders and admins add overrides; everyone signed in reads."""
 
     queryset = schedules_with_rotations().order_by("id")
     serializer_class = ScheduleSerializer
+
+    def get_permissions(self) -> list[permissions.BasePermission]:
+        # A responder covering someone's shift is normal; changing the rotation is not.
+        if self.action == "overrides":
+            return [ResponderOrReadOnly()]
+        return [AdminOrReadOnly()]
 
     def get_queryset(self) -> QuerySet[Schedule]:
         return schedules_with_rotations().order_by("id")
@@ -224,7 +203,7 @@ class ScheduleViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):  
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = ScheduleInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        schedule = schedule_create(**data.validated_data)
+        schedule = services.schedule_create(actor=request.user, **data.validated_data)
         schedule = self.get_queryset().get(pk=schedule.pk)
         return Response(self.get_serializer(schedule).data, status=status.HTTP_201_CREATED)
 
@@ -243,7 +222,9 @@ class ScheduleViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):  
             return Response(OverrideSerializer(rows, many=True).data)
         data = OverrideSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        override = data.save(schedule=schedule)
+        override = services.override_create(
+            actor=request.user, override=Override(schedule=schedule, **data.validated_data)
+        )
         return Response(OverrideSerializer(override).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -324,52 +305,27 @@ class EscalationPolicyInputSerializer(serializers.Serializer):  # type: ignore[t
     steps = EscalationStepInputSerializer(many=True, allow_empty=False)
 
 
-@transaction.atomic
-def escalation_policy_save(
-    *,
-    policy: EscalationPolicy | None,
-    name: str,
-    team: Team | None,
-    repeat: int,
-    steps: list[dict[str, Any]],
-) -> EscalationPolicy:
-    """Create a policy, or replace one's fields and all its steps (position = list order)."""
-    if policy is None:
-        policy = EscalationPolicy.objects.create(name=name, team=team, repeat=repeat)
-    else:
-        # Lock the row: two concurrent PUTs would otherwise interleave their step rows
-        # and trip the one-step-per-position constraint.
-        policy = EscalationPolicy.objects.select_for_update().get(pk=policy.pk)
-        policy.name, policy.team, policy.repeat = name, team, repeat
-        policy.save(update_fields=["name", "team", "repeat"])
-        policy.steps.all().delete()
-    for position, data in enumerate(steps):
-        step = EscalationStep.objects.create(
-            policy=policy, position=position, delay_minutes=data["delay_minutes"]
-        )
-        step.users.set(data["users"])
-        step.schedules.set(data["schedules"])
-        step.teams.set(data["teams"])
-    return policy
-
-
 class EscalationPolicyViewSet(
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
     viewsets.ReadOnlyModelViewSet,  # type: ignore[type-arg]
 ):
-    """Escalation policies. POST creates one; PUT replaces its fields and steps."""
+    """Escalation policies. POST creates one; PUT replaces its fields and steps (admins;
+    everyone signed in reads)."""
 
     queryset = EscalationPolicy.objects.prefetch_related(
         "steps__users", "steps__schedules", "steps__teams"
     ).order_by("id")
     serializer_class = EscalationPolicySerializer
+    permission_classes = [AdminOrReadOnly]
     http_method_names = ["get", "post", "put", "head", "options"]
 
     def _save(self, request: Request, policy: EscalationPolicy | None) -> EscalationPolicy:
         data = EscalationPolicyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        saved = escalation_policy_save(policy=policy, **data.validated_data)
+        saved = services.escalation_policy_save(
+            actor=request.user, policy=policy, **data.validated_data
+        )
         reloaded: EscalationPolicy = self.get_queryset().get(pk=saved.pk)
         return reloaded
 

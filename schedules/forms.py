@@ -5,15 +5,12 @@ import zoneinfo
 from typing import Any
 
 from django import forms
-from django.db import transaction
-from django.db.models import F, Max
 
 from accounts.models import Team, User
 from schedules.models import (
     EscalationPolicy,
     EscalationStep,
     Layer,
-    LayerMember,
     Override,
     Schedule,
 )
@@ -218,17 +215,6 @@ class LayerForm(forms.ModelForm):  # type: ignore[type-arg]
         self.instance.restrict_weekdays = sorted(set(data.get("weekdays") or []))
         return data
 
-    @transaction.atomic
-    def save(self, commit: bool = True) -> Layer:
-        layer: Layer = super().save(commit=True)
-        # Rewrite the whole order: simpler than diffing, and the (layer, position)
-        # constraint cannot trip because the old rows are gone first.
-        layer.members.all().delete()
-        LayerMember.objects.bulk_create(
-            LayerMember(layer=layer, user=user, position=i) for i, user in enumerate(self.users)
-        )
-        return layer
-
 
 class OverrideForm(forms.ModelForm):  # type: ignore[type-arg]
     """Start and end are typed in the schedule's time zone: the view activates it."""
@@ -296,57 +282,6 @@ class StepForm(forms.ModelForm):  # type: ignore[type-arg]
             raise forms.ValidationError("Pick at least one user, schedule or team to notify.")
         return data
 
-    @transaction.atomic
-    def save(self, commit: bool = True) -> EscalationStep:
-        step: EscalationStep = super().save(commit=False)
-        if step.pk is None:
-            # Lock the policy so two people adding a step at once get distinct positions.
-            EscalationPolicy.objects.select_for_update().filter(pk=self.policy.pk).first()
-            step.policy = self.policy
-            last = self.policy.steps.aggregate(m=Max("position"))["m"]
-            step.position = 0 if last is None else last + 1
-        step.save()
-        self.save_m2m()
-        return step
-
-
-def steps_renumber(*, policy: EscalationPolicy, ordered_ids: list[int]) -> None:
-    """Give the policy's steps positions 0..n-1 in this order.
-
-    The (policy, position) unique constraint is checked row by row, so a plain swap
-    would collide half way: first move every step past the current maximum, then
-    write the final positions. Call inside a transaction holding the policy lock.
-    """
-    steps = policy.steps.all()
-    top = steps.aggregate(m=Max("position"))["m"]
-    if top is None:
-        return
-    steps.update(position=F("position") + top + 1)
-    for position, step_id in enumerate(ordered_ids):
-        EscalationStep.objects.filter(pk=step_id, policy=policy).update(position=position)
-
 
 class StepMoveForm(forms.Form):
     direction = forms.ChoiceField(choices=[("up", "up"), ("down", "down")])
-
-    def save(self, *, step: EscalationStep) -> bool:
-        """Swap the step with its neighbour; False when it is already at that end."""
-        with transaction.atomic():
-            policy = EscalationPolicy.objects.select_for_update().get(pk=step.policy_id)
-            ids = list(policy.steps.order_by("position").values_list("pk", flat=True))
-            index = ids.index(step.pk)
-            other = index - 1 if self.cleaned_data["direction"] == "up" else index + 1
-            if not 0 <= other < len(ids):
-                return False
-            ids[index], ids[other] = ids[other], ids[index]
-            steps_renumber(policy=policy, ordered_ids=ids)
-        return True
-
-
-def step_delete(*, step: EscalationStep) -> None:
-    """Delete a step and close the hole so steps stay numbered 1..n."""
-    with transaction.atomic():
-        policy = EscalationPolicy.objects.select_for_update().get(pk=step.policy_id)
-        step.delete()
-        ids = list(policy.steps.order_by("position").values_list("pk", flat=True))
-        steps_renumber(policy=policy, ordered_ids=ids)

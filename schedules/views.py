@@ -19,7 +19,9 @@ from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
 from accounts.models import User
-from schedules import oncall
+from accounts.roles import ADMIN, RESPONDER, role_required
+from accounts.teams import team_filter, team_filter_context
+from schedules import oncall, services
 from schedules.feeds import feed_url
 from schedules.forms import (
     LayerForm,
@@ -28,7 +30,6 @@ from schedules.forms import (
     ScheduleForm,
     StepForm,
     StepMoveForm,
-    step_delete,
 )
 from schedules.models import (
     EscalationPolicy,
@@ -101,8 +102,9 @@ def _schedules_with_spec_data() -> QuerySet[Schedule]:
 @login_required
 def schedule_list(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
+    selected = team_filter(request.GET.get("team"), request.user)
     rows: list[tuple[Schedule, zoneinfo.ZoneInfo, oncall.OnCall, oncall.OnCall | None]] = []
-    for schedule in _schedules_with_spec_data():
+    for schedule in selected.apply(_schedules_with_spec_data()):
         spec = schedule_spec(schedule)
         current = oncall.who_is_on_call(spec, now)
         following = oncall.who_is_on_call(spec, current.until) if current.until else None
@@ -119,36 +121,44 @@ def schedule_list(request: HttpRequest) -> HttpResponse:
         )
         for schedule, zone, current, following in rows
     ]
-    return render(request, "schedules/list.html", {"summaries": summaries})
+    return render(
+        request,
+        "schedules/list.html",
+        {
+            "summaries": summaries,
+            "team_filter_on": selected.active,
+            **team_filter_context(selected),
+        },
+    )
 
 
-@login_required
+@role_required(ADMIN)
 def schedule_create(request: HttpRequest) -> HttpResponse:
     form = ScheduleForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        schedule = form.save()
+        schedule = services.schedule_save(actor=request.user, schedule=form.save(commit=False))
         messages.success(request, f"Created {schedule.name}. Add a layer to put people on call.")
         return redirect("schedules:detail", schedule.pk)
     return render(request, "schedules/form.html", {"form": form, "schedule": None})
 
 
-@login_required
+@role_required(ADMIN)
 def schedule_edit(request: HttpRequest, pk: int) -> HttpResponse:
     schedule = get_object_or_404(Schedule, pk=pk)
     form = ScheduleForm(request.POST or None, instance=schedule)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        services.schedule_save(actor=request.user, schedule=form.save(commit=False))
         messages.success(request, "Saved.")
         return redirect("schedules:detail", schedule.pk)
     return render(request, "schedules/form.html", {"form": form, "schedule": schedule})
 
 
-@login_required
+@role_required(ADMIN)
 def schedule_delete(request: HttpRequest, pk: int) -> HttpResponse:
     schedule = get_object_or_404(Schedule, pk=pk)
     if request.method == "POST":
         name = schedule.name
-        schedule.delete()
+        services.schedule_delete(actor=request.user, schedule=schedule)
         messages.success(request, f"Deleted {name}.")
         return redirect("schedules:list")
     used_by = EscalationPolicy.objects.filter(steps__schedules=schedule).distinct()
@@ -367,25 +377,27 @@ def schedule_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@role_required(ADMIN)
 def layer_create(request: HttpRequest, pk: int) -> HttpResponse:
     schedule = get_object_or_404(Schedule, pk=pk)
     form = LayerForm(request.POST or None, instance=Layer(schedule=schedule))
     if request.method == "POST" and form.is_valid():
-        layer = form.save()
+        layer = services.layer_save(
+            actor=request.user, layer=form.save(commit=False), users=form.users
+        )
         messages.success(request, f"Added layer {layer.name}.")
         return redirect("schedules:detail", schedule.pk)
     return _layer_form(request, schedule, form, None)
 
 
-@login_required
+@role_required(ADMIN)
 def layer_edit(request: HttpRequest, pk: int, layer_pk: int) -> HttpResponse:
     layer = get_object_or_404(
         Layer.objects.select_related("schedule"), pk=layer_pk, schedule_id=pk
     )
     form = LayerForm(request.POST or None, instance=layer)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        services.layer_save(actor=request.user, layer=form.save(commit=False), users=form.users)
         messages.success(request, f"Saved layer {layer.name}.")
         return redirect("schedules:detail", pk)
     return _layer_form(request, layer.schedule, form, layer)
@@ -402,11 +414,11 @@ def _layer_form(
     )
 
 
-@login_required
+@role_required(ADMIN)
 def layer_delete(request: HttpRequest, pk: int, layer_pk: int) -> HttpResponse:
     layer = get_object_or_404(Layer, pk=layer_pk, schedule_id=pk)
     if request.method == "POST":
-        layer.delete()
+        services.layer_delete(actor=request.user, layer=layer)
         messages.success(request, f"Deleted layer {layer.name}.")
         return redirect("schedules:detail", pk)
     return render(
@@ -429,7 +441,7 @@ def _param_time(raw: str | None) -> datetime | None:
     return moment if timezone.is_aware(moment) else None
 
 
-@login_required
+@role_required(RESPONDER)
 def override_create(request: HttpRequest, pk: int) -> HttpResponse:
     schedule = get_object_or_404(Schedule, pk=pk)
     zone = _zone(schedule)
@@ -443,7 +455,9 @@ def override_create(request: HttpRequest, pk: int) -> HttpResponse:
             request.POST or None, instance=Override(schedule=schedule), initial=initial
         )
         if request.method == "POST" and form.is_valid():
-            override = form.save()
+            override = services.override_create(
+                actor=request.user, override=form.save(commit=False)
+            )
             messages.success(
                 request,
                 f"{override.user} is on call {_span(override.start, override.end, zone)}.",
@@ -456,11 +470,11 @@ def override_create(request: HttpRequest, pk: int) -> HttpResponse:
         )
 
 
-@login_required
+@role_required(RESPONDER)
 @require_POST
 def override_delete(request: HttpRequest, pk: int, override_pk: int) -> HttpResponse:
     override = get_object_or_404(Override, pk=override_pk, schedule_id=pk)
-    override.delete()
+    services.override_delete(actor=request.user, override=override)
     messages.success(request, "Override deleted.")
     return redirect("schedules:detail", pk)
 
@@ -483,22 +497,22 @@ def policy_list(request: HttpRequest) -> HttpResponse:
     return render(request, "schedules/policy_list.html", {"policies": _policies()})
 
 
-@login_required
+@role_required(ADMIN)
 def policy_create(request: HttpRequest) -> HttpResponse:
     form = PolicyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        policy = form.save()
+        policy = services.policy_save(actor=request.user, policy=form.save(commit=False))
         messages.success(request, f"Created {policy.name}. Add its first step.")
         return redirect("policies:detail", policy.pk)
     return render(request, "schedules/policy_form.html", {"form": form, "policy": None})
 
 
-@login_required
+@role_required(ADMIN)
 def policy_edit(request: HttpRequest, pk: int) -> HttpResponse:
     policy = get_object_or_404(EscalationPolicy, pk=pk)
     form = PolicyForm(request.POST or None, instance=policy)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        services.policy_save(actor=request.user, policy=form.save(commit=False))
         messages.success(request, "Saved.")
         return redirect("policies:detail", policy.pk)
     return render(request, "schedules/policy_form.html", {"form": form, "policy": policy})
@@ -510,12 +524,12 @@ def policy_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "schedules/policy_detail.html", {"policy": policy})
 
 
-@login_required
+@role_required(ADMIN)
 def policy_delete(request: HttpRequest, pk: int) -> HttpResponse:
     policy = get_object_or_404(EscalationPolicy, pk=pk)
     if request.method == "POST":
         name = policy.name
-        policy.delete()
+        services.policy_delete(actor=request.user, policy=policy)
         messages.success(request, f"Deleted {name}.")
         return redirect("policies:list")
     integrations = policy.integrations.all()
@@ -539,12 +553,23 @@ def _steps_changed(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return redirect("policies:detail", pk)
 
 
-@login_required
+def _step_save(request: HttpRequest, form: StepForm, policy: EscalationPolicy) -> EscalationStep:
+    return services.step_save(
+        actor=request.user,
+        step=form.save(commit=False),
+        policy=policy,
+        users=form.cleaned_data["users"],
+        schedules=form.cleaned_data["schedules"],
+        teams=form.cleaned_data["teams"],
+    )
+
+
+@role_required(ADMIN)
 def step_create(request: HttpRequest, pk: int) -> HttpResponse:
     policy = get_object_or_404(EscalationPolicy, pk=pk)
     form = StepForm(request.POST or None, policy=policy)
     if request.method == "POST" and form.is_valid():
-        step = form.save()
+        step = _step_save(request, form, policy)
         messages.success(request, f"Added step {step.position + 1}.")
         return redirect("policies:detail", policy.pk)
     return render(
@@ -552,14 +577,14 @@ def step_create(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@role_required(ADMIN)
 def step_edit(request: HttpRequest, pk: int, step_pk: int) -> HttpResponse:
     step = get_object_or_404(
         EscalationStep.objects.select_related("policy"), pk=step_pk, policy_id=pk
     )
     form = StepForm(request.POST or None, instance=step, policy=step.policy)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        _step_save(request, form, step.policy)
         messages.success(request, f"Saved step {step.position + 1}.")
         return redirect("policies:detail", pk)
     return render(
@@ -567,23 +592,25 @@ def step_edit(request: HttpRequest, pk: int, step_pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@role_required(ADMIN)
 @require_POST
 def step_remove(request: HtmxHttpRequest, pk: int, step_pk: int) -> HttpResponse:
     step = get_object_or_404(EscalationStep, pk=step_pk, policy_id=pk)
-    step_delete(step=step)
+    services.step_delete(actor=request.user, step=step)
     if not request.htmx:
         messages.success(request, "Step deleted.")
     return _steps_changed(request, pk)
 
 
-@login_required
+@role_required(ADMIN)
 @require_POST
 def step_move(request: HtmxHttpRequest, pk: int, step_pk: int) -> HttpResponse:
     step = get_object_or_404(EscalationStep, pk=step_pk, policy_id=pk)
     form = StepMoveForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Move a step up or down.")
-    elif not form.save(step=step):
+    elif not services.step_move(
+        actor=request.user, step=step, direction=form.cleaned_data["direction"]
+    ):
         messages.info(request, "That step is already at the end of the list.")
     return _steps_changed(request, pk)

@@ -11,9 +11,10 @@ from django.conf import LazySettings
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
+from accounts.models import Membership
 from incidents.models import Incident
 from integrations.models import InboundMessage, Integration
-from tests.factories import IncidentFactory, IntegrationFactory, UserFactory
+from tests.factories import IncidentFactory, IntegrationFactory, TeamFactory, UserFactory
 from tests.sns_signing import signed_envelope
 from tests.test_integration_pages import ALARM, post_sns
 
@@ -24,6 +25,15 @@ pytestmark = pytest.mark.django_db
 def api(user: Any) -> Client:
     """A client that sends `Authorization: Token <key>` like a script would."""
     key = Token.objects.create(user=user).key
+    return Client(headers={"Authorization": f"Token {key}"}, enforce_csrf_checks=True)
+
+
+@pytest.fixture
+def admin_api(db: Any) -> Client:
+    """Changing integrations needs an admin: here a team's admin who is not staff."""
+    admin = UserFactory(username="admin")
+    Membership.objects.create(team=TeamFactory(), user=admin, role=Membership.Role.ADMIN)
+    key = Token.objects.create(user=admin).key
     return Client(headers={"Authorization": f"Token {key}"}, enforce_csrf_checks=True)
 
 
@@ -83,9 +93,9 @@ def test_a_signed_in_browser_still_needs_the_csrf_token_to_post(user: Any) -> No
 
 
 def test_creating_an_integration_returns_201_with_its_full_url(
-    api: Client, settings: LazySettings
+    admin_api: Client, settings: LazySettings
 ) -> None:
-    response = api.post(
+    response = admin_api.post(
         "/api/v1/integrations/",
         {"name": "Prod alarms", "kind": "aws_sns"},
         content_type="application/json",
@@ -102,9 +112,9 @@ def test_creating_an_integration_returns_201_with_its_full_url(
     assert data["subscription_status"] == "none"
 
 
-def test_the_url_the_api_returns_receives_alarms(api: Client, no_signatures: None) -> None:
+def test_the_url_the_api_returns_receives_alarms(admin_api: Client, no_signatures: None) -> None:
     created = body(
-        api.post(
+        admin_api.post(
             "/api/v1/integrations/",
             {"name": "Prod", "kind": "aws_sns"},
             content_type="application/json",
@@ -127,17 +137,17 @@ def test_the_url_the_api_returns_receives_alarms(api: Client, no_signatures: Non
     ],
 )
 def test_a_bad_integration_is_refused_with_400_naming_the_field(
-    api: Client, payload: dict[str, str], field: str
+    admin_api: Client, payload: dict[str, str], field: str
 ) -> None:
-    response = api.post("/api/v1/integrations/", payload, content_type="application/json")
+    response = admin_api.post("/api/v1/integrations/", payload, content_type="application/json")
 
     assert response.status_code == 400
     assert list(body(response)) == [field]
     assert not Integration.objects.exists()
 
 
-def test_the_integration_url_cannot_be_set_by_the_client(api: Client) -> None:
-    response = api.post(
+def test_the_integration_url_cannot_be_set_by_the_client(admin_api: Client) -> None:
+    response = admin_api.post(
         "/api/v1/integrations/",
         {
             "name": "Prod",
@@ -155,12 +165,12 @@ def test_the_integration_url_cannot_be_set_by_the_client(api: Client) -> None:
 
 
 def test_rotate_url_makes_the_old_url_answer_404_and_the_new_one_work(
-    api: Client, no_signatures: None
+    admin_api: Client, no_signatures: None
 ) -> None:
     integration = IntegrationFactory()
     old_path = integration.inbound_path
 
-    response = api.post(f"/api/v1/integrations/{integration.pk}/rotate-url/")
+    response = admin_api.post(f"/api/v1/integrations/{integration.pk}/rotate-url/")
 
     integration.refresh_from_db()
     assert response.status_code == 200
@@ -173,18 +183,20 @@ def test_rotate_url_makes_the_old_url_answer_404_and_the_new_one_work(
     )
 
 
-def test_integrations_can_be_listed_disabled_and_deleted(api: Client, no_signatures: None) -> None:
+def test_integrations_can_be_listed_disabled_and_deleted(
+    admin_api: Client, no_signatures: None
+) -> None:
     integration = IntegrationFactory(name="Prod")
     path = integration.inbound_path
 
-    listed = body(api.get("/api/v1/integrations/"))
-    disabled = api.patch(
+    listed = body(admin_api.get("/api/v1/integrations/"))
+    disabled = admin_api.patch(
         f"/api/v1/integrations/{integration.pk}/",
         {"enabled": False},
         content_type="application/json",
     )
     refused = post_sns(Client(), path, signed_envelope(message=ALARM))
-    deleted = api.delete(f"/api/v1/integrations/{integration.pk}/")
+    deleted = admin_api.delete(f"/api/v1/integrations/{integration.pk}/")
     gone = post_sns(Client(), path, signed_envelope(message=ALARM))
 
     assert [(i["name"], i["url"]) for i in listed["results"]] == [("Prod", integration.url)]
@@ -192,7 +204,7 @@ def test_integrations_can_be_listed_disabled_and_deleted(api: Client, no_signatu
     assert refused.status_code == 403
     assert deleted.status_code == 204
     assert gone.status_code == 404
-    assert api.get(f"/api/v1/integrations/{integration.pk}/").status_code == 404
+    assert admin_api.get(f"/api/v1/integrations/{integration.pk}/").status_code == 404
 
 
 # --------------------------------------------------------------------------- incidents

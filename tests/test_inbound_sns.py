@@ -130,6 +130,8 @@ def test_without_auto_confirm_the_subscription_waits_for_a_click(
     assert sns.peer.hits["/"] == 0
     assert Integration.objects.get(pk=sns.integration.pk).subscription_status == "pending"
 
+    user.is_staff = True  # confirming a subscription is an admin's job
+    user.save()
     sns.client.force_login(user)
     response = sns.client.post(f"/integrations/inbound-log/{row.pk}/confirm/")
     assert response.status_code == 302

@@ -21,7 +21,7 @@ from incidents.models import Incident
 from integrations.models import InboundMessage, Integration
 from integrations.sns_http import DEFAULT_SUBSCRIBE_URL_PATTERN
 from tests.conftest import FIXTURES
-from tests.factories import IntegrationFactory
+from tests.factories import IntegrationFactory, UserFactory
 from tests.sns_peer import SnsPeer
 from tests.sns_signing import DEFAULT_TOPIC_ARN, signed_envelope
 
@@ -69,6 +69,13 @@ def poller(response: Page) -> str:
     match = re.search(r'<tr id="inbound-poller"[^>]*hx-get="([^"]+)"', response.content.decode())
     assert match, "no poller element in the response"
     return html.unescape(match.group(1))
+
+
+@pytest.fixture
+def user(db: Any) -> Any:
+    """Changing integrations needs an admin: staff here (tests/test_roles.py covers
+    team admins, responders and viewers)."""
+    return UserFactory(username="admin", is_staff=True)
 
 
 @pytest.fixture
@@ -277,7 +284,7 @@ def test_send_test_alert_opens_an_incident_through_the_inbound_path(signed_in: C
         "created",
         incident.pk,
     )
-    assert row.headers["X-Klaxon-Test-Alert"] == "sent from the dashboard by responder"
+    assert row.headers["X-Klaxon-Test-Alert"] == "sent from the dashboard by admin"
     page = signed_in.get(response["Location"])
     assertContains(page, f"Test alert sent: Created incident: incident #{incident.pk}")
     # A test must not bind the integration to the made-up topic it was sent on.

@@ -13,8 +13,16 @@ from pytest_django.asserts import assertContains
 
 from accounts.models import Team, User
 from schedules.models import EscalationPolicy, EscalationStep, Schedule
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def user(db: Any) -> Any:
+    """Changing escalation policies needs an admin: staff here (tests/test_roles.py covers
+    team admins, responders and viewers)."""
+    return UserFactory(username="admin", is_staff=True)
 
 
 def make_policy(name: str = "Production", steps: int = 0) -> EscalationPolicy:
@@ -54,7 +62,7 @@ def test_list_describes_each_policy_in_words(signed_in: Client, user: User) -> N
     response = signed_in.get(reverse("policies:list"))
 
     page = html.unescape(response.content.decode())
-    assert "Notify responder, whoever is on call in" in page
+    assert "Notify admin, whoever is on call in" in page
     assert "Primary on-call" in page and "everyone in Platform" in page
     assertContains(response, reverse("policies:create"))
     assertContains(response, reverse("policies:detail", args=[policy.pk]))
@@ -70,7 +78,7 @@ def test_list_query_count_is_fixed(
     # session + user, policies, steps, users, schedules, teams
     with django_assert_max_num_queries(7):
         response = signed_in.get(reverse("policies:list"))
-    assert response.content.decode().count("Notify responder") == 15
+    assert response.content.decode().count("Notify admin") == 15
 
 
 def test_create_edit_and_delete_a_policy(signed_in: Client) -> None:

@@ -17,6 +17,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
+def user(db: Any) -> Any:
+    """Creating schedules and policies needs an admin: staff here (tests/test_roles.py covers
+    team admins, responders and viewers)."""
+    return UserFactory(username="admin", is_staff=True)
+
+
+@pytest.fixture
 def api(user: Any) -> Client:
     key = Token.objects.create(user=user).key
     return Client(headers={"Authorization": f"Token {key}"}, enforce_csrf_checks=True)

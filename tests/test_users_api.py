@@ -8,8 +8,8 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from accounts.models import NotificationRule, User
-from tests.factories import UserFactory
+from accounts.models import Membership, NotificationRule, User
+from tests.factories import TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -103,17 +103,28 @@ def test_a_bad_phone_is_refused_with_a_reason() -> None:
     assert not User.objects.filter(username="eve").exists()
 
 
-def test_only_staff_create_users_but_everyone_signed_in_reads() -> None:
+def test_only_admins_create_users_but_everyone_signed_in_reads() -> None:
     responder = UserFactory(username="r")
     client = api_as(responder)
     refused = client.post(
         "/api/v1/users/", {"username": "x", "email": "x@example.com"}, format="json"
     )
     assert refused.status_code == 403
+    assert "admin" in refused.json()["detail"]
     listed = client.get("/api/v1/users/")
     assert listed.status_code == 200
     assert [u["username"] for u in listed.json()["results"]] == ["r"]
     assert APIClient().get("/api/v1/users/").status_code in (401, 403)
+
+
+def test_a_team_admin_who_is_not_staff_creates_users() -> None:
+    team_admin = UserFactory(username="lead")
+    Membership.objects.create(team=TeamFactory(), user=team_admin, role=Membership.Role.ADMIN)
+    response = api_as(team_admin).post(
+        "/api/v1/users/", {"username": "x", "email": "x@example.com"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    assert User.objects.filter(username="x").exists()
 
 
 def test_the_list_costs_the_same_queries_however_many_users(
