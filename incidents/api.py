@@ -141,7 +141,10 @@ class IncidentViewSet(
         409 when there is nothing to escalate: the incident is not triggered, every step
         of its policy has run, or its integration has no policy."""
         incident = self.get_object()
-        if not escalation.escalation_escalate_now(incident_id=incident.pk):
+        user = request.user if request.user.is_authenticated else None
+        if not escalation.escalation_escalate_now(
+            incident_id=incident.pk, user=user, channel="api"
+        ):
             incident = self.get_object()
             reason = selectors.incident_escalation_blocker(incident=incident)
             return Response(

@@ -490,9 +490,16 @@ def escalation_stop(*, incident_id: int) -> bool:
     return stopped == 1
 
 
-def escalation_escalate_now(*, incident_id: int, now: datetime | None = None) -> bool:
+def escalation_escalate_now(
+    *,
+    incident_id: int,
+    now: datetime | None = None,
+    user: User | None = None,
+    channel: str = "",
+) -> bool:
     """Run the next step at once instead of waiting for its delay. False when there is no
-    next step (not triggered, or escalation finished or never started)."""
+    next step (not triggered, or escalation finished or never started). The timeline says
+    who asked, and how (``channel``: web, api, voice)."""
     with transaction.atomic():
         incident = Incident.objects.select_for_update().filter(pk=incident_id).first()
         if (
@@ -504,6 +511,16 @@ def escalation_escalate_now(*, incident_id: int, now: datetime | None = None) ->
         incident.next_escalation_at = now or timezone.now()
         incident.escalation_token = new_escalation_token()
         incident.save(update_fields=["next_escalation_at", "escalation_token"])
+        who = user.get_username() if user else "someone"
+        IncidentEvent.objects.create(
+            incident=incident,
+            kind=IncidentEvent.Kind.ESCALATED,
+            at=incident.next_escalation_at,
+            actor=user,
+            channel=channel,
+            message=f"Escalated now by {who}" + (f" via {channel}." if channel else "."),
+            data={"escalate_now": True},
+        )
         escalation_enqueue_step(incident_id=incident.pk, token=incident.escalation_token)
     return True
 

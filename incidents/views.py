@@ -467,7 +467,10 @@ def incident_resolve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def incident_escalate(request: HttpRequest, pk: int) -> HttpResponse:
     """Run the next escalation step now instead of after its delay."""
     incident = get_object_or_404(Incident.objects.select_related("integration"), pk=pk)
-    if escalation.escalation_escalate_now(incident_id=incident.pk):
+    assert request.user.is_authenticated
+    if escalation.escalation_escalate_now(
+        incident_id=incident.pk, user=request.user, channel="web"
+    ):
         messages.success(
             request, f"Escalating incident #{incident.pk} now: the next step runs at once."
         )

@@ -518,7 +518,7 @@ def _voice_key(notification: Notification, incident: Incident, user: User, key: 
                 incident.pk,
             )
     elif key == "3":
-        if escalation_escalate_now(incident_id=incident.pk):
+        if escalation_escalate_now(incident_id=incident.pk, user=user, channel="voice"):
             return Handled(
                 _say_and_hang_up(f"Escalating incident {spoken} to the next step now. Goodbye."),
                 Outcome.ESCALATED,

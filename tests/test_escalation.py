@@ -462,10 +462,11 @@ def test_escalate_now_runs_the_next_step_without_waiting(alice: User, bob: User)
     step(incident, T0)
 
     assert escalation.escalation_escalate_now(
-        incident_id=incident.pk, now=T0 + timedelta(minutes=1)
+        incident_id=incident.pk, now=T0 + timedelta(minutes=1), user=alice, channel="web"
     )
     assert step(incident, T0 + timedelta(minutes=1)) == escalation.ESCALATED
-    assert "notifying bob" in lines(incident)[1]
+    assert lines(incident)[1] == "Escalated now by alice via web."
+    assert "notifying bob" in lines(incident)[2]
 
 
 def test_restart_begins_again_with_a_fresh_snapshot(alice: User, bob: User) -> None:
