@@ -74,3 +74,19 @@ def test_the_team_list_shows_phones_in_a_fixed_number_of_queries(
         page = client.get("/teams/").content.decode()
 
     assert all(f"+150055500{10 + n}" in page for n in range(8))
+
+
+def test_history_adds_a_month_of_resolved_incidents_for_reports(
+    client: Client, settings: Any
+) -> None:
+    settings.REPORTS_CACHE_SECONDS = 0
+    from incidents.models import Incident
+
+    call_command("seed_demo", "--history", stdout=StringIO())
+    past = Incident.objects.all()
+    assert past.count() > 30
+    assert {i.state for i in past} == {"resolved"}
+    assert all(i.created_at < i.acknowledged_at < i.resolved_at for i in past)  # type: ignore[operator]
+    client.force_login(User.objects.get(username="admin"))
+    page = client.get("/reports/?days=30").content.decode()
+    assert "ConsoleSignInFailures" in page

@@ -31,7 +31,7 @@ PAGES = {
 def demo(transactional_db: Any, settings: Any, live_server: Any) -> None:
     """The demo data of `make run`, and one alarm escalated to alice through it."""
     settings.KLAXON_BASE_URL = live_server.url
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("seed_demo", "--history", stdout=open("/dev/null", "w"))  # noqa: SIM115
     from accounts.models import User
     from integrations.models import Integration
     from integrations.services import integration_send_test_alert

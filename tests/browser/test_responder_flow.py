@@ -55,7 +55,7 @@ def test_responder_loop(browser_page: Any, live_server: Any, settings: Any, peer
         url.startswith(f"{live_server.url}/in/")
         and url == page.locator("#inbound-url").inner_text()
     )
-    shot(page, "integration")
+    shot(page, "flow-integration")
 
     # Watch the incident list; the marker proves the page is never reloaded.
     page.get_by_role("link", name="Incidents").click()
@@ -68,7 +68,7 @@ def test_responder_loop(browser_page: Any, live_server: Any, settings: Any, peer
     row.wait_for(timeout=8_000)  # the list polls every few seconds
     assert page.evaluate("window.__noReload") is True
     page.wait_for_function("document.title.startsWith('(1)')")
-    shot(page, "incidents")
+    shot(page, "flow-incidents")
 
     # Acknowledge it from the list, in place.
     row.get_by_role("button", name="Acknowledge").click()
@@ -78,7 +78,7 @@ def test_responder_loop(browser_page: Any, live_server: Any, settings: Any, peer
     # The timeline says who acknowledged, and how.
     page.get_by_role("link", name="ConsoleSignInFailures").first.click()
     page.get_by_text("Acknowledged by dana via web").wait_for()
-    shot(page, "incident")
+    shot(page, "flow-incident")
     page.get_by_role("button", name="Resolve").click()
     page.get_by_text("Resolved by dana via web").wait_for()
 
@@ -86,4 +86,4 @@ def test_responder_loop(browser_page: Any, live_server: Any, settings: Any, peer
     page.get_by_role("link", name="Inbound Log").click()
     log_row = page.locator("tr", has_text="Prod CloudTrail")
     log_row.get_by_text("Created incident").wait_for()
-    shot(page, "inbound-log")
+    shot(page, "flow-inbound-log")

@@ -4,7 +4,7 @@ import datetime
 import os
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from accounts import contacts
@@ -21,10 +21,22 @@ class Command(BaseCommand):
         "an escalation policy, an AWS SNS integration) unless they exist. Prints the login."
     )
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--history",
+            action="store_true",
+            help="also add 30 days of past (resolved) incidents, for Reports",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         password = os.environ.get("KLAXON_DEMO_PASSWORD", "klaxon-demo")
         with transaction.atomic():
             created = self._seed(password)
+            if created and options["history"]:
+                from accounts.demo_history import add_history
+
+                demo = Integration.objects.get(name="CloudTrail security alarms")
+                self.stdout.write(f"Added {add_history(demo)} past incidents.")
         admin = User.objects.get(username=DEMO_ADMIN)
         integration = Integration.objects.filter(name="CloudTrail security alarms").first()
         if created:
