@@ -127,8 +127,33 @@ def incident_for_page(*, incident_id: int) -> Incident | None:
     )
 
 
-def incident_timeline(*, incident: Incident) -> QuerySet[IncidentEvent]:
-    return incident.events.select_related("actor", "inbound_message").order_by("at", "id")
+# An incident appended to for days can have thousands of lines; the page shows the
+# first few (how it started) and the newest ones.
+TIMELINE_HEAD = 20
+TIMELINE_TAIL = 300
+
+
+@dataclass(frozen=True)
+class Timeline:
+    head: list[IncidentEvent]
+    tail: list[IncidentEvent]
+    hidden: int  # lines between head and tail not shown
+
+
+def incident_timeline(*, incident: Incident) -> Timeline:
+    """The incident's timeline in time order, bounded: at most TIMELINE_HEAD + TIMELINE_TAIL
+    lines, in two queries at any length (the inbound rows are linked, not read)."""
+    lines = incident.events.select_related("actor", "inbound_message").only(
+        *[f.name for f in IncidentEvent._meta.concrete_fields],
+        "actor__username", "actor__first_name", "actor__last_name", "inbound_message__id",
+    )  # fmt: skip
+    newest = list(lines.order_by("-at", "-id")[: TIMELINE_HEAD + TIMELINE_TAIL + 1])
+    if len(newest) <= TIMELINE_HEAD + TIMELINE_TAIL:
+        return Timeline(head=newest[::-1], tail=[], hidden=0)
+    tail = newest[:TIMELINE_TAIL][::-1]
+    head = list(lines.order_by("at", "id")[:TIMELINE_HEAD])
+    hidden = incident.events.count() - TIMELINE_HEAD - TIMELINE_TAIL
+    return Timeline(head=head, tail=tail, hidden=hidden)
 
 
 def incident_escalation_blocker(*, incident: Incident) -> str:

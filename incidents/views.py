@@ -386,7 +386,9 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     incident = selectors.incident_for_page(incident_id=pk)
     if incident is None:
         raise Http404("No such incident.")
-    events = [timeline_line(event) for event in selectors.incident_timeline(incident=incident)]
+    timeline = selectors.incident_timeline(incident=incident)
+    events = [timeline_line(event) for event in timeline.head]
+    later = [timeline_line(event) for event in timeline.tail]
     pages = incident.notifications.select_related("user").defer("body").order_by("id")
     facts = alarm_facts(incident.details)
     now = timezone.now()
@@ -396,6 +398,8 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "incident": incident,
             "events": events,
+            "later_events": later,
+            "hidden_events": timeline.hidden,
             "pages": pages,
             "facts": facts,
             "raw_details": json.dumps(incident.details, indent=2, sort_keys=True, default=str)

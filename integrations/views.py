@@ -225,7 +225,10 @@ def inbound_list(request: HtmxHttpRequest) -> HttpResponse:
         # The oldest rows after the last one shown, so a burst of more than a page is
         # delivered over several polls instead of skipping the middle of it.
         shown = _parse_shown(request.GET.get("shown"))
-        late = Q(id__gt=after - POLL_WINDOW, id__lte=after) & ~Q(id__in=shown)
+        # Never below the oldest row the page showed: the rows under it are older
+        # history, not late arrivals.
+        floor = parse_id(request.GET.get("floor")) or 0
+        late = Q(id__gt=max(after - POLL_WINDOW, floor - 1), id__lte=after) & ~Q(id__in=shown)
         new_rows = list(rows.filter(Q(id__gt=after) | late).order_by("id")[:INBOUND_PAGE])
         new_rows.reverse()
         last_id = max([after, *(row.pk for row in new_rows)])
@@ -238,6 +241,7 @@ def inbound_list(request: HtmxHttpRequest) -> HttpResponse:
         new_rows = list(page[:INBOUND_PAGE])
         last_id = new_rows[0].pk if new_rows else 0
         shown = {row.pk for row in new_rows}
+        floor = new_rows[-1].pk if new_rows else 0
         template = "integrations/inbound_list.html"
         context["older_query"] = (
             urlencode({"before": str(new_rows[-1].pk), **_non_empty(filters)})
@@ -249,7 +253,12 @@ def inbound_list(request: HtmxHttpRequest) -> HttpResponse:
     # The poller asks for rows after the newest one shown, with the same filters.
     recent = sorted(i for i in shown if i > last_id - POLL_WINDOW)
     poll_query = parse.urlencode(
-        {"after": last_id, "shown": ",".join(map(str, recent)), **_non_empty(filters)},
+        {
+            "after": last_id,
+            "floor": floor,
+            "shown": ",".join(map(str, recent)),
+            **_non_empty(filters),
+        },
         safe=",",
     )
     context |= {"rows": new_rows, "last_id": last_id, "poll_query": poll_query}

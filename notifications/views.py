@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_http_methods
 
+from incidents.selectors import parse_id
 from incidents.services import incident_acknowledge, incident_resolve
 from notifications import links, messages
 from notifications.models import Notification
@@ -19,8 +21,9 @@ OUTBOX_PAGE = 50
 @login_required
 def outbox(request: HttpRequest) -> HttpResponse:
     """Every message Klaxon sent or tried, newest first; ?recorded=1 shows only those
-    recorded instead of sent (outbox mode, console email)."""
-    rows = Notification.objects.select_related("user", "incident").defer("body")
+    recorded instead of sent (outbox mode, console email). Pages go back by id
+    (?before=<id>), so an old page costs what the first one does."""
+    rows = Notification.objects.select_related("user").defer("body")
     recorded = request.GET.get("recorded") == "1"
     if recorded:
         rows = rows.filter(outbox=True)
@@ -29,12 +32,23 @@ def outbox(request: HttpRequest) -> HttpResponse:
         rows = rows.filter(status=status)
     else:
         status = ""
-    page = Paginator(rows, OUTBOX_PAGE).get_page(request.GET.get("page"))
+    before = parse_id(request.GET.get("before"))
+    if before is not None:
+        rows = rows.filter(id__lt=before)
+    page = list(rows.order_by("-id")[: OUTBOX_PAGE + 1])
+    filters = {k: v for k, v in (("status", status), ("recorded", "1" if recorded else "")) if v}
+    older = (
+        urlencode({**filters, "before": page[OUTBOX_PAGE - 1].pk})
+        if len(page) > OUTBOX_PAGE
+        else ""
+    )
     return render(
         request,
         "notifications/outbox.html",
         {
-            "page": page,
+            "rows": page[:OUTBOX_PAGE],
+            "older_query": older,
+            "newest_query": urlencode(filters) if before is not None else None,
             "recorded": recorded,
             "status": status,
             "statuses": Notification.Status.choices,

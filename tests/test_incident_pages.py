@@ -362,3 +362,25 @@ def test_the_csrf_token_on_the_page_makes_the_button_work() -> None:
     incident.refresh_from_db()
     assert response.status_code == 302
     assert incident.state == Incident.State.ACKNOWLEDGED
+
+
+def test_a_long_timeline_shows_its_start_and_newest_lines(client: Client) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from incidents.models import IncidentEvent
+    from tests.factories import IncidentFactory, UserFactory
+
+    incident = IncidentFactory()
+    start = timezone.now()
+    IncidentEvent.objects.bulk_create(
+        IncidentEvent(incident=incident, kind="appended", at=start + timedelta(seconds=n),
+                      message=f"line {n}")
+        for n in range(400)
+    )  # fmt: skip
+    client.force_login(UserFactory())
+    page = client.get(incident.get_absolute_url()).content.decode()
+    shown = {int(n) for n in re.findall(r"line (\d+)\s*<", page)}
+    assert shown == set(range(20)) | set(range(100, 400))
+    assert "80 more lines" in page

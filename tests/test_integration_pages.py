@@ -597,7 +597,7 @@ def test_polling_returns_only_newer_rows_and_a_poller_with_the_new_last_id(
     url = reverse("integrations:inbound-list")
     page = signed_in.get(url)
     first = InboundMessage.objects.get()
-    assert poller(page) == f"{url}?after={first.pk}&shown={first.pk}"
+    assert poller(page) == f"{url}?after={first.pk}&floor={first.pk}&shown={first.pk}"
 
     post_sns(signed_in, integration.inbound_path, signed_envelope(message=ALARM))
     post_sns(signed_in, integration.inbound_path, signed_envelope(message=OK))
@@ -606,7 +606,9 @@ def test_polling_returns_only_newer_rows_and_a_poller_with_the_new_last_id(
 
     assert fragment.status_code == 200
     assert row_ids(fragment) == [third.pk, second.pk]
-    assert poller(fragment) == (f"{url}?after={third.pk}&shown={first.pk},{second.pk},{third.pk}")
+    assert poller(fragment) == (
+        f"{url}?after={third.pk}&floor={first.pk}&shown={first.pk},{second.pk},{third.pk}"
+    )
     assertNotContains(fragment, "<html")
     assertNotContains(fragment, "<h1>")
 
@@ -648,7 +650,8 @@ def test_polling_keeps_the_filters(signed_in: Client, no_signatures: None) -> No
     page = signed_in.get(url, {"integration": prod.pk, "outcome": "rejected"})
     first = InboundMessage.objects.get()
     assert poller(page) == (
-        f"{url}?after={first.pk}&shown={first.pk}&integration={prod.pk}&outcome=rejected"
+        f"{url}?after={first.pk}&floor={first.pk}&shown={first.pk}"
+        f"&integration={prod.pk}&outcome=rejected"
     )
 
     post_sns(signed_in, staging.inbound_path, "{not json")  # other integration
@@ -660,7 +663,7 @@ def test_polling_keeps_the_filters(signed_in: Client, no_signatures: None) -> No
 
     assert row_ids(fragment) == [match.pk]
     assert poller(fragment) == (
-        f"{url}?after={match.pk}&shown={first.pk},{match.pk}"
+        f"{url}?after={match.pk}&floor={first.pk}&shown={first.pk},{match.pk}"
         f"&integration={prod.pk}&outcome=rejected"
     )
 
@@ -688,6 +691,18 @@ def test_polling_after_a_burst_delivers_every_row_over_several_polls(
 
     assert sorted(seen) == ids[1:]
     assert len(seen) == len(set(seen))
+
+
+def test_the_first_poll_of_a_long_log_sends_nothing_old(signed_in: Client) -> None:
+    """The rows under the newest page are history, not late arrivals."""
+    integration = IntegrationFactory()
+    InboundMessage.objects.bulk_create(
+        InboundMessage(integration=integration, received_at=timezone.now(), outcome="rejected")
+        for _ in range(150)
+    )
+    page = signed_in.get(reverse("integrations:inbound-list"))
+    assert len(row_ids(page)) == 100
+    assert row_ids(poll(signed_in, poller(page))) == []
 
 
 def test_inbound_log_pages_back_to_older_rows(signed_in: Client) -> None:

@@ -93,3 +93,14 @@ def test_a_verification_code_is_shown_only_to_its_owner(settings: Any, client: C
     assert "246810" not in other and "******" in other
     client.force_login(alice)
     assert "246810" in client.get(f"/notifications/outbox/{row.pk}/").content.decode()
+
+
+def test_outbox_pages_back_by_id(client: Client) -> None:
+    alice = UserFactory(username="alice", phone="+15005550001")
+    rows = [queued(alice) for _ in range(55)]
+    client.force_login(alice)
+    first = client.get("/notifications/outbox/").content.decode()
+    assert first.count('class="row"') == 50
+    assert f"before={rows[5].pk}" in first  # the oldest row shown
+    older = client.get("/notifications/outbox/", {"before": rows[5].pk}).content.decode()
+    assert older.count('class="row"') == 5 and "Newest" in older and "Older" not in older
