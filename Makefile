@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test lint format migrate demo bench-ingest bench-paging clean
+.PHONY: run test lint format migrate demo bench-ingest bench-paging bench-pages screenshots clean
 
 $(VENV)/.installed-base: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ migrate: $(VENV)/.installed-base
 	$(PY) manage.py migrate --no-input
 
 demo: migrate
-	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo --history
 
 run: demo
 	$(PY) manage.py serve
@@ -42,6 +42,13 @@ bench-ingest: $(VENV)/.installed-dev
 
 bench-paging: $(VENV)/.installed-dev
 	$(PY) bench/paging_latency.py
+
+bench-pages: $(VENV)/.installed-dev
+	$(PY) bench/pages.py
+
+# Refresh docs/screenshots/ (needs Debian's chromium).
+screenshots: $(VENV)/.installed-dev
+	KLAXON_SCREENSHOTS=docs $(PY) -m pytest tests/browser -q -k "not loop"
 
 clean:
 	rm -rf $(VENV) var

@@ -59,6 +59,9 @@ class Incident(models.Model):
         indexes = [
             models.Index(fields=["state", "-id"], name="incident_by_state"),
             models.Index(fields=["integration", "dedup_key", "-id"], name="incident_by_key"),
+            # The list filtered by integration (or by team, through its integrations): the
+            # tab counts become an index-only scan, each tab's page a range of it.
+            models.Index(fields=["integration", "state", "-id"], name="incident_by_integration"),
             models.Index(
                 fields=["next_escalation_at"],
                 condition=models.Q(state="triggered", next_escalation_at__isnull=False),

@@ -128,9 +128,9 @@ def incident_for_page(*, incident_id: int) -> Incident | None:
 
 
 # An incident appended to for days can have thousands of lines; the page shows the
-# first few (how it started) and the newest ones.
+# first few (how it started) and the newest ones (rendering is the cost at size).
 TIMELINE_HEAD = 20
-TIMELINE_TAIL = 300
+TIMELINE_TAIL = 100
 
 
 @dataclass(frozen=True)
