@@ -116,7 +116,8 @@ def describe(value: Any) -> str:
     if isinstance(value, dict):
         if set(value) == {"id", "name"}:
             return str(value["name"])
-        return "; ".join(f"{field_label(k)}: {describe(v)}" for k, v in value.items())
+        # Sorted: PostgreSQL's jsonb does not keep the order the keys were written in.
+        return "; ".join(f"{field_label(k)}: {describe(v)}" for k, v in sorted(value.items()))
     if isinstance(value, list):
         if not value:
             return "none"
@@ -142,7 +143,8 @@ def change_lines(entry: AuditEntry) -> list[ChangeLine]:
     """Every changed field of ``entry``; for a creation or deletion the fields that had a
     value."""
     lines = []
-    for key, old, new in entry.changed_fields:
+    # Sorted by field: PostgreSQL's jsonb does not keep the order the keys were written in.
+    for key, old, new in sorted(entry.changed_fields, key=lambda change: change[0]):
         if entry.action == CREATED:
             if not _is_blank(new):
                 lines.append(ChangeLine(field_label(key), "", describe(new), "set"))

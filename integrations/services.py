@@ -33,7 +33,8 @@ def _locked(integration: Integration) -> Integration:
     # The audited "before" is the row as it is in the database, locked, not the instance
     # a form may already have changed.
     return (
-        Integration.objects.select_for_update()
+        # of=self: PostgreSQL cannot lock the nullable side of the outer joins.
+        Integration.objects.select_for_update(of=("self",))
         .select_related("team", "escalation_policy")
         .get(pk=integration.pk)
     )

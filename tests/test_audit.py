@@ -447,7 +447,7 @@ def test_policy_and_step_changes_on_the_pages_are_audited_with_the_steps(
     removed = page.context["rows"][2]
     assert removed.entry.action == "removed step"
     assert [(line.field, line.new) for line in removed.lines] == [("step 2", "(removed)")]
-    assert removed.lines[0].old.startswith("delay minutes: 5; users: alice;")
+    assert removed.lines[0].old == "delay minutes: 5; schedules: none; teams: none; users: alice"
     moved = page.context["rows"][4]
     assert ("step 1 delay minutes", "5", "15") in [(x.field, x.old, x.new) for x in moved.lines]
 

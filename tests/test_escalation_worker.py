@@ -165,7 +165,15 @@ def test_a_worker_killed_between_steps_loses_no_step(
     incident.refresh_from_db()
     orphaned_token = incident.escalation_token
     # Step 2's message (eta one minute) is now held, unacknowledged, by the first worker.
-    wait_for(lambda: broker.hlen("unacked") == 1, "the worker to hold step 2's message")
+    # (Step 1's own message stays unacknowledged until its task returns, which now
+    # includes sending the pages due at once: wait until step 2's is the one held.)
+    wait_for(
+        lambda: (
+            broker.hlen("unacked") == 1
+            and orphaned_token in b"".join(broker.hvals("unacked")).decode()
+        ),  # type: ignore[arg-type]
+        "the worker to hold step 2's message",
+    )
 
     first_worker.kill()
     first_worker.wait(timeout=15)
