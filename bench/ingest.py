@@ -535,6 +535,30 @@ class Config:
     settings: str = "config.settings"
 
 
+def server_config(
+    *,
+    workers: int,
+    pg: str,
+    db_name: str,
+    broker: str,
+    keep_db: bool,
+    strict: bool,
+    wait_quiet: float,
+    settings: str,
+    warmup: int,
+    alarms: int = 0,
+    concurrency: int = 1,
+) -> Config:
+    """A Config for other benchmarks that use these helpers only to run the server (sync
+    gunicorn workers, no ingest traffic of their own)."""
+    return Config(
+        alarms=alarms, concurrency=concurrency, workers=workers, worker_class="sync",
+        threads=1, repeats=0, ok_percent=0, warmup=warmup, interleave=1, pg=pg,
+        db_name=db_name, broker=broker, cache_url="", keep_db=keep_db, strict=strict,
+        wait_quiet=wait_quiet, settings=settings,
+    )  # fmt: skip
+
+
 def _database_url(cfg: Config, name: str) -> str:
     return f"{cfg.pg.rstrip('/')}/{name}"
 

@@ -65,6 +65,7 @@ from ingest import (  # first of the project's imports: puts the repository root
     manage,
     percentile,
     recreate_database,
+    server_config,
     server_env,
     speed_index,
     wait_healthy,
@@ -530,24 +531,18 @@ class Options:
 
     def ingest_config(self) -> Config:
         """The settings bench/ingest.py's helpers take (database, gunicorn, environment)."""
-        return Config(
-            alarms=0,
-            concurrency=1,
+        return server_config(
             workers=self.workers,
-            worker_class="sync",
-            threads=1,
-            repeats=0,
-            ok_percent=0,
-            warmup=self.warmup,
-            interleave=1,
             pg=self.pg,
             db_name=self.db_name,
             broker=self.broker,
-            cache_url="",
             keep_db=self.keep_db,
             strict=self.strict,
             wait_quiet=self.wait_quiet,
             settings=self.settings,
+            warmup=self.warmup,
+            alarms=0,
+            concurrency=1,
         )
 
 

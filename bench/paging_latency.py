@@ -100,24 +100,18 @@ class Options:
 
     def ingest_config(self) -> Config:
         """The settings bench/ingest.py's helpers take (database, gunicorn, environment)."""
-        return Config(
-            alarms=self.alarms,
-            concurrency=self.client_threads,
+        return ingest.server_config(
             workers=self.web_workers,
-            worker_class="sync",
-            threads=1,
-            repeats=0,
-            ok_percent=0,
-            warmup=self.warmup,
-            interleave=1,
             pg=self.pg,
             db_name=self.db_name,
             broker=self.broker,
-            cache_url="",
             keep_db=self.keep_db,
             strict=self.strict,
             wait_quiet=self.wait_quiet,
             settings=self.settings,
+            warmup=self.warmup,
+            alarms=self.alarms,
+            concurrency=self.client_threads,
         )
 
 
