@@ -46,7 +46,7 @@ def parse_json_object(message: str) -> object:
         return NOT_JSON
     try:
         value = json.loads(message, parse_float=Decimal, parse_constant=_refuse_constant)
-    except ValueError:  # json.JSONDecodeError is a ValueError
+    except (ValueError, ArithmeticError):  # not JSON, or a number beyond Decimal's range
         return NOT_JSON
     return value if isinstance(value, dict) else NOT_JSON
 

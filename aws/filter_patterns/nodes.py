@@ -44,6 +44,16 @@ _ORDER: dict[str, Callable[[Any, Any], bool]] = {
 NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
+def as_number(text: str) -> Decimal | None:
+    """The number ``text`` writes, or None (not a number, or beyond Decimal's range)."""
+    if not NUMBER.fullmatch(text):
+        return None
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        return None
+
+
 def is_word(text: str) -> bool:
     """Letters, digits and _ only: what may go unquoted as a term or a field name."""
     return bool(text) and all(c.isalnum() or c == "_" for c in text)
@@ -113,9 +123,10 @@ class Number:
     number: Decimal = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not NUMBER.fullmatch(self.text):
-            raise ValueError(f"{self.text!r} is not a number")
-        object.__setattr__(self, "number", Decimal(self.text))
+        number = as_number(self.text)
+        if number is None:
+            raise ValueError(f"{self.text!r} is not a number Klaxon can compare")
+        object.__setattr__(self, "number", number)
 
     def to_text(self) -> str:
         return self.text
@@ -412,8 +423,7 @@ class FieldComparison:
 
     def holds(self, fields: Mapping[str, str]) -> bool:
         text = fields[self.name]
-        number = Decimal(text) if NUMBER.fullmatch(text) else None
-        return compare(self.op, self.value, text, number)
+        return compare(self.op, self.value, text, as_number(text))
 
     def to_text(self, *, compact: bool = False) -> str:
         return _comparison_text(self.name, self.op, self.value, compact)
@@ -591,6 +601,14 @@ class DelimitedPattern(Pattern):
         conditions = tuple(
             f.condition for f in self.fields if isinstance(f, Field) and f.condition
         )
+        named = {
+            leaf.name
+            for condition in conditions
+            for leaf in condition.leaves()
+            if isinstance(leaf, FieldComparison)
+        }
+        if not named <= set(names):
+            raise ValueError(f"conditions name fields the pattern lacks: {named - set(names)}")
         object.__setattr__(self, "_conditions", conditions)
 
     def bind(self, event: LogEvent) -> dict[str, str] | None:

@@ -44,6 +44,7 @@ from aws.filter_patterns.nodes import (
     Wildcard,
     all_of,
     any_of,
+    as_number,
     is_bare_value,
 )
 from aws.filter_patterns.regex import compile_regex
@@ -155,7 +156,12 @@ class _Cursor:
                 raise self.error(f"expected a value after {op}")
             if self.peek() and self.peek() not in _AFTER_VALUE:
                 raise self.quote_please(start)
-            value = Number(bare) if NUMBER.fullmatch(bare) else Text(bare)
+            if not NUMBER.fullmatch(bare):
+                value = Text(bare)
+            elif as_number(bare) is None:
+                raise self.error(f"the number {bare} is out of range", at=start)
+            else:
+                value = Number(bare)
         if op in ORDER_OPS and not isinstance(value, Number):
             raise self.error(f"expected a number after {op}", at=start)
         return value

@@ -59,6 +59,7 @@ UNSTRUCTURED = [
     ('" "', BAD_REQUEST, True),
     ('" "', "nospacesatall", True),
     ("", INFO_ARGS, True),
+    ('""', INFO_ARGS, True),
     # Earlier edition: terms are found inside words, case-sensitively.
     ("ERROR", "[ERROR] A fatal exception has occurred", True),
     ("ERROR", "Exiting with ERRORCODE: -1", True),

@@ -34,6 +34,7 @@ INVALID = [
     ("{ $.a.*.b.* = 1 }", 9, "a property selector holds at most one wildcard"),
     ("{ $.a = 1 } trailing", 12, "unexpected text after the pattern"),
     ("{ $.a = %abc }", 8, "expected a closing % for the regex opened here"),
+    ("{ $.a > 1e99999999999999999999 }", 8, "the number 1e99999999999999999999 is out of range"),
     # space-delimited
     ("[a, b", 5, "expected , or ] after the field"),
     ("[]", 1, "expected a field name"),

@@ -63,6 +63,7 @@ DECIDED = [
     ("{ $.a NOT EXISTS }", '{"a": 1', False),
     ("{ $.a NOT EXISTS }", '{"b": NaN}', False),
     ("{ $.a = 1 }", '  {"a": 1}\n', True),
+    ("{ $.a NOT EXISTS }", '{"b": 1e99999999999999999999}', False),  # beyond any decimal
     # Regex: "." matches any character, newline too; "$" also before a final newline.
     ("%a.b%", "a\nb", True),
     ("%done$%", "START RequestId done\n", True),
@@ -89,6 +90,7 @@ DECIDED = [
     # A field reads as a number when it is one, sci notation included.
     ("[a > 1000]", "1.5e3", True),
     ("[a > 1000]", "lots", False),
+    ("[a > 1000]", "1e99999999999999999999", False),
     ("[a = 200]", "200.0", True),
     ("[a = 200]", "OK", False),
     ("[a != 200]", "OK", True),
