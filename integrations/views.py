@@ -51,7 +51,7 @@ def inbound(request: HttpRequest, token: str) -> HttpResponse:
             cache.set(UNKNOWN_TOKEN_COUNTER, 1, None)
         return _plain("unknown integration URL", 404)
 
-    body, too_large = read_body(request, settings.INBOUND_MAX_BODY_BYTES)
+    body, too_large = _read_body(request, settings.INBOUND_MAX_BODY_BYTES)
     try:
         result = inbound_path.receive(
             integration=integration,
@@ -67,7 +67,7 @@ def inbound(request: HttpRequest, token: str) -> HttpResponse:
     return _plain(result.text, result.status)
 
 
-def read_body(request: HttpRequest, limit: int) -> tuple[bytes, bool]:
+def _read_body(request: HttpRequest, limit: int) -> tuple[bytes, bool]:
     """The request body, and whether it is over ``limit`` bytes (then only its start).
 
     At most one byte past the limit is read: a missing or lying Content-Length cannot
