@@ -95,7 +95,7 @@ class ValidTextJSONField(serializers.JSONField):
 
 class InboundMessageSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     outcome_text = serializers.CharField(read_only=True)
-    headers = ValidTextJSONField(read_only=True)
+    headers = ValidTextJSONField(required=False)  # as the model field maps (same schema)
     body = serializers.SerializerMethodField(help_text="Raw body; UnsubscribeURL masked.")
 
     class Meta:
