@@ -9,7 +9,12 @@
   but their own profile.
 
 A person's role is the highest their memberships give; it is looked up once per request
-(cached on the user object)."""
+(cached on the user object). Deactivated users have no role: they can do nothing.
+
+Every way of acting on an incident (the web, the API, an SMS reply, a key pressed on a
+call, an email link) goes through the incident services, which refuse with
+:class:`NotAllowed` anyone who may not respond; each channel turns it into its own
+polite answer."""
 
 from __future__ import annotations
 
@@ -75,6 +80,40 @@ def can_manage(user: Any) -> bool:
     return has_role(user, ADMIN)
 
 
+class NotAllowed(Exception):
+    """``user`` may not ``action`` incidents (a viewer, or a deactivated account).
+
+    ``sentence`` speaks to the person (an SMS reply, the call, the email page);
+    ``reason`` names them for the Inbound Log and the timeline."""
+
+    def __init__(self, user: Any, action: str) -> None:
+        self.user = user
+        self.action = action
+        self.deactivated = not getattr(user, "is_active", False)
+        super().__init__(self.reason)
+
+    @property
+    def sentence(self) -> str:
+        if self.deactivated:
+            return f"Your Klaxon account is deactivated, so it cannot {self.action} incidents."
+        return (
+            f"You are a viewer in Klaxon: only responders and admins can {self.action} incidents."
+        )
+
+    @property
+    def reason(self) -> str:
+        who = self.user.get_username() if self.user is not None else "someone"
+        if self.deactivated:
+            return f"{who} is deactivated and cannot {self.action} incidents"
+        return f"{who} is a viewer: only responders and admins can {self.action} incidents"
+
+
+def respond_refusal(user: Any, action: str) -> NotAllowed | None:
+    """Why ``user`` may not ``action`` ("acknowledge", "resolve", ...) incidents, or None
+    when they may: the one rule every channel's services apply."""
+    return None if can_respond(user) else NotAllowed(user, action)
+
+
 WHAT_NEEDS = {
     RESPONDER: "a responder or an admin",
     ADMIN: "an admin",
@@ -93,7 +132,11 @@ def role_required(needed: str) -> Callable[[View], View]:
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not has_role(request.user, needed):
                 return forbidden(request, needed)
-            return view(request, *args, **kwargs)
+            try:
+                return view(request, *args, **kwargs)
+            except NotAllowed:
+                # The service's own check refused (say the role changed meanwhile).
+                return forbidden(request, needed)
 
         return wrapper  # type: ignore[return-value]
 

@@ -11,11 +11,12 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.roles import ResponderOrReadOnly
+from accounts.models import User
+from accounts.roles import NotAllowed, ResponderOrReadOnly
 from incidents import escalation, selectors, services
 from incidents.models import Incident, IncidentEvent
 
@@ -111,8 +112,11 @@ class IncidentViewSet(
 
     def _act(self, request: Request, change: Callable[..., Incident]) -> Response:
         incident = self.get_object()
-        user = request.user if request.user.is_authenticated else None
-        incident = change(incident_id=incident.pk, user=user, channel="api")
+        try:
+            incident = change(incident_id=incident.pk, user=_actor(request), channel="api")
+        except NotAllowed as refusal:
+            # The permission class lets only responders here; the service checks again.
+            raise PermissionDenied(refusal.sentence) from None
         return Response(IncidentDetailSerializer(incident).data)
 
     @extend_schema(request=None, responses=IncidentDetailSerializer)
@@ -141,13 +145,22 @@ class IncidentViewSet(
         409 when there is nothing to escalate: the incident is not triggered, every step
         of its policy has run, or its integration has no policy."""
         incident = self.get_object()
-        user = request.user if request.user.is_authenticated else None
-        if not escalation.escalation_escalate_now(
-            incident_id=incident.pk, user=user, channel="api"
-        ):
+        try:
+            escalated = escalation.escalation_escalate_now(
+                incident_id=incident.pk, user=_actor(request), channel="api"
+            )
+        except NotAllowed as refusal:
+            raise PermissionDenied(refusal.sentence) from None
+        if not escalated:
             incident = self.get_object()
             reason = selectors.incident_escalation_blocker(incident=incident)
             return Response(
                 {"detail": reason or "Nothing to escalate."}, status=status.HTTP_409_CONFLICT
             )
         return Response(IncidentDetailSerializer(self.get_object()).data)
+
+
+def _actor(request: Request) -> User:
+    user = request.user
+    assert isinstance(user, User), "the permission class admits only signed-in users"
+    return user

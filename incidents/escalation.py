@@ -17,6 +17,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -151,19 +152,26 @@ def _names(users: list[User]) -> str:
 
 def resolve_targets(step: dict[str, Any], at: datetime) -> StepTargets:
     """The users a snapshotted step pages at ``at``: its users, whoever is on call for
-    its schedules at that moment, and the current members of its teams. Deactivated or
-    deleted users are skipped, and the reason says so."""
+    its schedules at that moment, and the current members of its teams.
+
+    Only people who can acknowledge are paged. Deactivated or deleted users are skipped;
+    so are viewers (every membership "viewer": they cannot acknowledge), and a team's
+    viewer members are not paged by that team (like PagerDuty's observers), even if
+    they respond for another team. The reason says so for each."""
     from accounts.models import Membership, User
 
     targets = StepTargets()
     if step["users"]:
         found = {u.pk: u for u in User.objects.filter(pk__in=[u["id"] for u in step["users"]])}
+        viewers = _viewer_ids(found.values())
         for entry in step["users"]:
             user = found.get(entry["id"])
             if user is None:
                 targets.why.append(f"user {entry['name']} (deleted, skipped)")
             elif not user.is_active:
                 targets.why.append(f"user {entry['name']} (deactivated, skipped)")
+            elif user.pk in viewers:
+                targets.why.append(f"user {user.get_username()} (viewer, not paged)")
             else:
                 targets.why.append(f"user {user.get_username()}")
                 targets.add(user)
@@ -183,16 +191,23 @@ def resolve_targets(step: dict[str, Any], at: datetime) -> StepTargets:
                 logger.exception("on-call lookup failed for schedule %s", schedule.pk)
                 targets.why.append(f"schedule {schedule.name} -> error, skipped")
                 continue
-            on_call = [u for u in answer.users if u.is_active]
+            active = [u for u in answer.users if u.is_active]
+            viewers = _viewer_ids(active)
+            on_call = [u for u in active if u.pk not in viewers]
+            not_paged = _not_paged([u for u in active if u.pk in viewers])
             if on_call:
                 source = f" ({answer.source})" if answer.source else ""
-                targets.why.append(f"schedule {schedule.name} -> {_names(on_call)}{source}")
+                targets.why.append(
+                    f"schedule {schedule.name} -> {_names(on_call)}{source}{not_paged}"
+                )
             else:
-                targets.why.append(f"schedule {schedule.name} -> nobody on call")
+                nobody = "nobody to page" if not_paged else "nobody on call"
+                targets.why.append(f"schedule {schedule.name} -> {nobody}{not_paged}")
             for user in on_call:
                 targets.add(user)
     if step["teams"]:
         members: dict[int, list[User]] = {}
+        observers: dict[int, list[User]] = {}
         rows = (
             Membership.objects.filter(team_id__in=[t["id"] for t in step["teams"]])
             .filter(user__is_active=True)
@@ -200,14 +215,43 @@ def resolve_targets(step: dict[str, Any], at: datetime) -> StepTargets:
             .order_by("user__username")
         )
         for membership in rows:
-            members.setdefault(membership.team_id, []).append(membership.user)
+            group = observers if membership.role == Membership.Role.VIEWER else members
+            group.setdefault(membership.team_id, []).append(membership.user)
         for entry in step["teams"]:
             team_users = members.get(entry["id"], [])
-            names = _names(team_users) if team_users else "no members"
-            targets.why.append(f"team {entry['name']} -> {names}")
+            not_paged = _not_paged(observers.get(entry["id"], []))
+            if team_users:
+                names = _names(team_users)
+            else:
+                names = "nobody to page" if not_paged else "no members"
+            targets.why.append(f"team {entry['name']} -> {names}{not_paged}")
             for user in team_users:
                 targets.add(user)
     return targets
+
+
+def _viewer_ids(users: Iterable[User]) -> set[int]:
+    """The ids of those of ``users`` whose role is viewer (one query, none for staff)."""
+    from accounts.models import Membership
+    from accounts.roles import VIEWER, remember_role
+
+    candidates = [u for u in users if not (u.is_staff or u.is_superuser)]
+    if not candidates:
+        return set()
+    roles: dict[int, list[str]] = {u.pk: [] for u in candidates}
+    for user_id, role in Membership.objects.filter(user_id__in=roles).values_list(
+        "user_id", "role"
+    ):
+        roles[user_id].append(role)
+    return {u.pk for u in candidates if remember_role(u, roles[u.pk]) == VIEWER}
+
+
+def _not_paged(viewers: list[User]) -> str:
+    """ " (carol: viewer, not paged)" for the viewers a target left out, else ""."""
+    if not viewers:
+        return ""
+    kind = "viewer" if len(viewers) == 1 else "viewers"
+    return f" ({_names(viewers)}: {kind}, not paged)"
 
 
 # --- Running a step ---------------------------------------------------------------------
@@ -475,13 +519,19 @@ def _finish(incident: Incident, now: datetime, message: str) -> _StepResult:
 def escalation_escalate_now(
     *,
     incident_id: int,
+    user: User,
+    channel: str,
     now: datetime | None = None,
-    user: User | None = None,
-    channel: str = "",
 ) -> bool:
     """Run the next step at once instead of waiting for its delay. False when there is no
     next step (not triggered, or escalation finished or never started). The timeline says
-    who asked, and how (``channel``: web, api, voice)."""
+    who asked, and how (``channel``: web, api, voice). Raises NotAllowed when ``user``
+    may not respond."""
+    from incidents import permissions
+
+    permissions.incident_check_actor(
+        incident_id=incident_id, user=user, action=permissions.ESCALATE, channel=channel
+    )
     with transaction.atomic():
         incident = Incident.objects.select_for_update().filter(pk=incident_id).first()
         if (
@@ -493,14 +543,13 @@ def escalation_escalate_now(
         incident.next_escalation_at = now or timezone.now()
         incident.escalation_token = new_escalation_token()
         incident.save(update_fields=["next_escalation_at", "escalation_token"])
-        who = user.get_username() if user else "someone"
         IncidentEvent.objects.create(
             incident=incident,
             kind=IncidentEvent.Kind.ESCALATED,
             at=incident.next_escalation_at,
             actor=user,
             channel=channel,
-            message=f"Escalated now by {who}" + (f" via {channel}." if channel else "."),
+            message=f"Escalated now by {user.get_username()} via {channel}.",
             data={"escalate_now": True},
         )
         escalation_enqueue_step(incident_id=incident.pk, token=incident.escalation_token)

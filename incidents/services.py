@@ -1,5 +1,9 @@
 """Writes to incidents: open, append, acknowledge, resolve. Views and the inbound path
-call these; nothing else changes an incident's state."""
+call these; nothing else changes an incident's state.
+
+What a person does (acknowledge, resolve, note) passes the role check in
+``incidents.permissions`` first, whichever channel it came from: a viewer or a
+deactivated user gets ``NotAllowed`` and nothing changes."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from incidents import permissions
 from incidents.escalation import escalation_enqueue_step, new_escalation_token
 from incidents.models import AlarmKeyState, Incident, IncidentEvent
 from notifications import services as paging
@@ -317,8 +322,13 @@ def _resolve(
     return event
 
 
-def incident_acknowledge(*, incident_id: int, user: User | None, channel: str) -> Incident:
-    """Acknowledge a triggered incident; anything else is left as it is (idempotent)."""
+def incident_acknowledge(*, incident_id: int, user: User, channel: str) -> Incident:
+    """Acknowledge a triggered incident; anything else is left as it is (idempotent).
+    Raises NotAllowed when ``user`` may not respond, Incident.DoesNotExist when there is
+    no such incident."""
+    permissions.incident_check_actor(
+        incident_id=incident_id, user=user, action=permissions.ACKNOWLEDGE, channel=channel
+    )
     with transaction.atomic():
         incident = Incident.objects.select_for_update().get(pk=incident_id)
         if incident.state != Incident.State.TRIGGERED:
@@ -331,7 +341,7 @@ def incident_acknowledge(*, incident_id: int, user: User | None, channel: str) -
         incident.save(
             update_fields=["state", "acknowledged_at", "acknowledged_by", *_ESCALATION_STOP]
         )
-        who = user.get_username() if user else "someone"
+        who = user.get_username()
         IncidentEvent.objects.create(
             incident=incident,
             kind=IncidentEvent.Kind.ACKNOWLEDGED,
@@ -349,13 +359,17 @@ def incident_acknowledge(*, incident_id: int, user: User | None, channel: str) -
     return incident
 
 
-def incident_resolve(*, incident_id: int, user: User | None, channel: str) -> Incident:
-    """Resolve an open incident by a person; resolving twice changes nothing."""
+def incident_resolve(*, incident_id: int, user: User, channel: str) -> Incident:
+    """Resolve an open incident by a person; resolving twice changes nothing. Raises
+    NotAllowed when ``user`` may not respond."""
+    permissions.incident_check_actor(
+        incident_id=incident_id, user=user, action=permissions.RESOLVE, channel=channel
+    )
     with transaction.atomic():
         incident = Incident.objects.select_for_update().get(pk=incident_id)
         if not incident.is_open:
             return incident
-        who = user.get_username() if user else "someone"
+        who = user.get_username()
         _resolve(
             incident,
             at=timezone.now(),
@@ -367,6 +381,9 @@ def incident_resolve(*, incident_id: int, user: User | None, channel: str) -> In
 
 
 def incident_add_note(*, incident_id: int, user: User, text: str) -> IncidentEvent:
+    permissions.incident_check_actor(
+        incident_id=incident_id, user=user, action=permissions.NOTE, channel="web"
+    )
     return IncidentEvent.objects.create(
         incident_id=incident_id,
         kind=IncidentEvent.Kind.NOTE,

@@ -378,6 +378,9 @@ def timeline_line(event: IncidentEvent) -> TimelineLine:
             status = "queued"
     elif event.kind == IncidentEvent.Kind.ESCALATED and data.get("finished"):
         label = "Escalation finished"
+    elif event.kind == IncidentEvent.Kind.NOTE and data.get("refused"):
+        label = "Refused"
+        detail = f"via {CHANNEL_WORDS.get(event.channel, event.channel)}"
     return TimelineLine(event, label, detail, status)
 
 

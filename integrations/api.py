@@ -15,6 +15,7 @@ from incidents.selectors import parse_id
 from integrations import services
 from integrations.masking import display_body
 from integrations.models import InboundMessage, Integration
+from integrations.text import valid_data
 
 
 class IntegrationSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -84,8 +85,17 @@ class IntegrationViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         return Response(self.get_serializer(integration).data)
 
 
+class ValidTextJSONField(serializers.JSONField):
+    """JSON whose strings are valid text (see integrations.text): a stored row must never
+    make the answer impossible to encode."""
+
+    def to_representation(self, value: Any) -> Any:
+        return valid_data(super().to_representation(value))
+
+
 class InboundMessageSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     outcome_text = serializers.CharField(read_only=True)
+    headers = ValidTextJSONField(required=False)  # as the model field maps (same schema)
     body = serializers.SerializerMethodField(help_text="Raw body; UnsubscribeURL masked.")
 
     class Meta:

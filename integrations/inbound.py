@@ -24,11 +24,21 @@ from incidents import services as incident_services
 from integrations.models import InboundMessage, Integration, token_digest
 from integrations.sns_http import fetch_certificate
 from integrations.sources import cloudwatch, sns
+from integrations.text import valid_data, valid_text
 
 log = logging.getLogger(__name__)
 
 Outcome = InboundMessage.Outcome
 SUBSCRIPTION = Integration.Subscription
+
+# SNS posts the bare message, unsigned and without its envelope, when the subscription
+# has RawMessageDelivery=true, and says so in this header. Nothing proves such a body
+# came from Amazon, so it is refused, with the fix in the reason.
+RAW_DELIVERY_HEADER = "x-amz-sns-rawdelivery"
+RAW_DELIVERY_REASON = (
+    "raw message delivery is on: turn it off for this subscription "
+    "(RawMessageDelivery=false); Klaxon needs the signed SNS envelope"
+)
 
 # Headers never worth keeping in the log (and never ours to store).
 _DROPPED_HEADERS = frozenset({"cookie", "authorization", "x-csrftoken"})
@@ -96,16 +106,11 @@ class _Request:
             integration=self.integration,
             received_at=self.received_at,
             source_ip=self.source_ip,
-            headers={_storable(k): _storable(v) for k, v in self.headers.items()},
-            body=_storable(self.body.decode("utf-8", errors="replace")),
+            headers=valid_data(self.headers),
+            body=valid_text(self.body.decode("utf-8", errors="replace")),
             body_size=len(self.body),
-            **{k: _storable(v) if isinstance(v, str) else v for k, v in fields.items()},
+            **{k: valid_text(v) if isinstance(v, str) else v for k, v in fields.items()},
         )
-
-
-def _storable(text: str) -> str:
-    # PostgreSQL text cannot hold NUL; the log keeps a visible stand-in instead.
-    return text.replace("\x00", "\ufffd")
 
 
 def receive(
@@ -131,6 +136,8 @@ def receive(
         return _reject(request, 413, f"body over {limit} KiB")
     if not integration.enabled:
         return _reject(request, 403, "integration is disabled")
+    if _raw_delivery(request.headers):
+        return _reject(request, 400, RAW_DELIVERY_REASON)
     try:
         envelope = sns.parse_envelope(body)
     except sns.SnsError as exc:
@@ -167,6 +174,13 @@ def receive(
             **seen,
         )
     return _apply(request, envelope, seen, test_alert=test_alert)
+
+
+def _raw_delivery(headers: dict[str, str]) -> bool:
+    return any(
+        name.lower() == RAW_DELIVERY_HEADER and value.strip().lower() == "true"
+        for name, value in headers.items()
+    )
 
 
 def _reject(request: _Request, status: int, reason: str, **seen: str) -> InboundResult:

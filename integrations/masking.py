@@ -7,6 +7,8 @@ import json
 import re
 from typing import Any
 
+from integrations.text import valid_text
+
 _UNSUBSCRIBE_KEY = "unsubscribeurl"
 # Both patterns run in linear time: a body is attacker-controlled text of up to 256 KiB.
 _URL = re.compile(r"https?://[^\s\"'<>\\]+", re.IGNORECASE)
@@ -38,11 +40,15 @@ def _mask_link(match: re.Match[str]) -> str:
 
 
 def display_body(body: str) -> str:
-    """The stored body for people: indented JSON when it is JSON, the Message too."""
+    """The stored body for people: indented JSON when it is JSON, the Message too.
+
+    Always valid text: a JSON escape such as "\ud800" in the stored body decodes to a
+    lone surrogate that no page or API answer could encode (see integrations.text)."""
     try:
-        return _pretty(body)
+        shown = _pretty(body)
     except (ValueError, RecursionError):  # not JSON, or nested too deep to walk
-        return mask_text(body)
+        shown = mask_text(body)
+    return valid_text(shown)
 
 
 def _pretty(body: str) -> str:
@@ -59,5 +65,9 @@ def _pretty(body: str) -> str:
     return mask_text(json.dumps(masked_json(data), indent=2, ensure_ascii=False))
 
 
-def display_headers(headers: dict[str, str]) -> str:
-    return "\n".join(f"{k}: {v}" for k, v in sorted(headers.items()))
+def display_headers(headers: Any) -> str:
+    """One "Name: value" line per stored header (anything else stored there as text)."""
+    if not isinstance(headers, dict):
+        return valid_text(str(headers))
+    lines = sorted(f"{k}: {v}" for k, v in headers.items())
+    return valid_text("\n".join(lines))

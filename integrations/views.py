@@ -51,14 +51,7 @@ def inbound(request: HttpRequest, token: str) -> HttpResponse:
             cache.set(UNKNOWN_TOKEN_COUNTER, 1, None)
         return _plain("unknown integration URL", 404)
 
-    limit = settings.INBOUND_MAX_BODY_BYTES
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    too_large = declared.isascii() and declared.isdigit() and int(declared) > limit
-    # Read at most one byte past the limit: a missing or lying Content-Length cannot make
-    # us buffer an unbounded body.
-    body = b"" if too_large else request.read(limit + 1)
-    if len(body) > limit:
-        too_large, body = True, body[:4096]
+    body, too_large = _read_body(request, settings.INBOUND_MAX_BODY_BYTES)
     try:
         result = inbound_path.receive(
             integration=integration,
@@ -72,6 +65,41 @@ def inbound(request: HttpRequest, token: str) -> HttpResponse:
         # Nothing was stored: answer 5xx so SNS delivers again.
         return _plain("database unavailable: retry later", 503)
     return _plain(result.text, result.status)
+
+
+def _read_body(request: HttpRequest, limit: int) -> tuple[bytes, bool]:
+    """The request body, and whether it is over ``limit`` bytes (then only its start).
+
+    At most one byte past the limit is read: a missing or lying Content-Length cannot
+    make us buffer an unbounded body. A chunked body (a proxy that re-chunks what SNS
+    sent) has no Content-Length, and Django's request stream then reads nothing; when
+    the server says its input stream ends where the body does (``wsgi.input_terminated``,
+    which gunicorn sets), that stream is read instead."""
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    if declared:
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            return b"", True
+        body = request.read(limit + 1)
+    elif request.META.get("wsgi.input_terminated"):
+        body = _read_stream(request.META["wsgi.input"], limit + 1)
+    else:
+        body = b""
+    if len(body) > limit:
+        return body[:4096], True
+    return body, False
+
+
+def _read_stream(stream: Any, size: int) -> bytes:
+    """Up to ``size`` bytes: a server's stream may return fewer than asked before its end."""
+    parts: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        part = stream.read(remaining)
+        if not part:
+            break
+        parts.append(part)
+        remaining -= len(part)
+    return b"".join(parts)
 
 
 @login_required
@@ -122,7 +150,7 @@ def integration_detail(request: HttpRequest, pk: int) -> HttpResponse:
         Integration.objects.select_related("team", "escalation_policy"), pk=pk
     )
     # Bodies can be 256 KiB each; this page shows none of them.
-    recent = integration.inbound_messages.defer("body", "headers")[:10]
+    recent = list(integration.inbound_messages.defer("body", "headers")[:10])
     pending = (
         integration.inbound_messages.filter(message_type="SubscriptionConfirmation")
         .exclude(outcome=InboundMessage.Outcome.REJECTED)
@@ -132,8 +160,25 @@ def integration_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "integrations/detail.html",
-        {"integration": integration, "recent": recent, "pending_confirmation": pending},
+        {
+            "integration": integration,
+            "recent": recent,
+            "pending_confirmation": pending,
+            "raw_delivery": _raw_delivery_refused(recent),
+        },
     )
+
+
+def _raw_delivery_refused(recent: list[InboundMessage]) -> InboundMessage | None:
+    """The newest of ``recent`` (newest first) refused for raw message delivery, unless a
+    request accepted since shows the subscription was fixed. Costs no query: the page
+    lists these rows anyway."""
+    for row in recent:
+        if row.reason == inbound_path.RAW_DELIVERY_REASON:
+            return row
+        if row.outcome != InboundMessage.Outcome.REJECTED:
+            return None
+    return None
 
 
 @role_required(ADMIN)

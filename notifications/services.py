@@ -191,9 +191,10 @@ def queue_resolved(*, incident_id: int) -> int:
     from accounts.models import User
 
     paged = User.objects.filter(
+        is_active=True,
         pk__in=Notification.objects.filter(
             incident_id=incident_id, purpose=Purpose.TRIGGERED, attempts__gt=0
-        ).values("user_id")
+        ).values("user_id"),
     ).order_by("username")
     rules = rules_by_user(paged, NotificationRule.Event.RESOLVED)
     now = timezone.now()
@@ -296,6 +297,12 @@ def deliver(notification_id: int, *, now: datetime | None = None) -> Delivery:
         return Delivery(NOT_QUEUED)
     if row.due_at > now + EARLY_MARGIN:
         return Delivery(NOT_DUE)
+    if not row.user.is_active:
+        # Deactivated after this was planned (a delayed voice call): never page them.
+        Notification.objects.filter(pk=row.pk, status=Status.QUEUED).update(
+            status=Status.CANCELLED, error="user deactivated before this was sent", updated_at=now
+        )
+        return Delivery(CANCELLED)
     if row.purpose == Purpose.TRIGGERED and (
         row.incident is None or row.incident.state != Incident.State.TRIGGERED
     ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -10,6 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_http_methods
 
+from accounts.roles import NotAllowed, respond_refusal
+from incidents.permissions import incident_check_actor
 from incidents.selectors import parse_id
 from incidents.services import incident_acknowledge, incident_resolve
 from notifications import links, messages
@@ -67,20 +70,40 @@ def outbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def email_action(request: HttpRequest, token: str) -> HttpResponse:
     """Acknowledge or resolve from an email, without signing in. GET shows one button and
-    changes nothing (mail scanners open links); the POST acts and spends the link."""
+    changes nothing (mail scanners open links); the POST acts and spends the link.
+
+    The link acts as the person it was sent to, so it passes the same role check as the
+    web and the API: a viewer or a deactivated user is refused and the link is not spent."""
     try:
         link = links.read(token)
     except links.LinkError as exc:
         return render(request, "notifications/email_action.html", {"error": str(exc)}, status=400)
     incident = link.notification.incident
     assert incident is not None
+    user = link.notification.user
     context = {"link": link, "incident": incident, "done": False}
-    if request.method == "POST":
+    if request.method == "GET":
+        refusal = respond_refusal(user, link.action)
+        if refusal is not None:
+            return _refused(request, context, refusal)
+        return render(request, "notifications/email_action.html", context)
+    act = incident_acknowledge if link.action == "acknowledge" else incident_resolve
+    try:
+        # Checked before the link is spent, so a refusal leaves it as it was; the
+        # service checks again when it acts.
+        incident_check_actor(
+            incident_id=incident.pk, user=user, action=link.action, channel="email"
+        )
         if not links.spend(link.notification):
             context["error"] = "This link was already used. Open the incident in Klaxon instead."
             return render(request, "notifications/email_action.html", context, status=400)
-        act = incident_acknowledge if link.action == "acknowledge" else incident_resolve
-        context["incident"] = act(incident_id=incident.pk, user=link.notification.user,
-                                  channel="email")  # fmt: skip
-        context["done"] = True
+        context["incident"] = act(incident_id=incident.pk, user=user, channel="email")
+    except NotAllowed as refusal:
+        return _refused(request, context, refusal)
+    context["done"] = True
     return render(request, "notifications/email_action.html", context)
+
+
+def _refused(request: HttpRequest, context: dict[str, Any], refusal: NotAllowed) -> HttpResponse:
+    context["refused"] = f"{refusal.sentence} Nothing was changed."
+    return render(request, "notifications/email_action.html", context, status=403)

@@ -31,11 +31,13 @@ from twilio.twiml.voice_response import (  # type: ignore[import-untyped,unused-
 
 from accounts.models import ContactMethod
 from accounts.phones import InvalidPhone, to_e164
+from accounts.roles import NotAllowed, respond_refusal
 from incidents.escalation import escalation_escalate_now
 from incidents.models import Incident
 from incidents.services import incident_acknowledge, incident_resolve
 from integrations.inbound import loggable_headers
 from integrations.models import InboundMessage
+from integrations.text import valid_data, valid_text
 from notifications import messages, replies, twilio_gateway
 from notifications.delivery_status import (
     NOT_FINAL,
@@ -76,11 +78,6 @@ class Handled:
 Handler = Callable[[HttpRequest, Mapping[str, str]], Handled]
 
 
-def _storable(text: str) -> str:
-    # PostgreSQL text cannot hold NUL; the log keeps a visible stand-in instead.
-    return text.replace("\x00", "\ufffd")
-
-
 @dataclass(frozen=True)
 class _Received:
     """What the Inbound Log keeps of a request."""
@@ -104,13 +101,13 @@ class _Received:
             integration=None,
             received_at=self.received_at,
             source_ip=self.source_ip,
-            headers={_storable(k): _storable(v) for k, v in self.headers.items()},
-            body=_storable(self.body.decode("utf-8", errors="replace")),
+            headers=valid_data(self.headers),
+            body=valid_text(self.body.decode("utf-8", errors="replace")),
             body_size=len(self.body),
             message_type=self.message_type,
-            message_id=_storable(message_id)[:100],
+            message_id=valid_text(message_id)[:100],
             outcome=outcome,
-            reason=_storable(reason)[:500],
+            reason=valid_text(reason)[:500],
             incident_id=incident_id,
         )
 
@@ -150,15 +147,20 @@ def _signature_problem(request: HttpRequest, url: str, body: str) -> str | None:
 
 
 def _params(request: HttpRequest, body: str) -> dict[str, str]:
+    """The request's parameters (form or JSON), as valid text: a JSON escape such as
+    "\ud800" must not reach a query or the Inbound Log as a lone surrogate."""
     if not _is_json(request):
-        return request.POST.dict()
+        return {valid_text(k): valid_text(v) for k, v in request.POST.dict().items()}
     try:
         data = json.loads(body)
-    except ValueError:
+        if not isinstance(data, dict):
+            return {}
+        return {
+            valid_text(str(k)): valid_text(v) if isinstance(v, str) else json.dumps(v)
+            for k, v in data.items()
+        }
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to walk
         return {}
-    if not isinstance(data, dict):
-        return {}
-    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
 
 
 def _message_id(params: Mapping[str, str]) -> str:
@@ -290,14 +292,12 @@ def _sender(raw: str) -> str:
 
 def _handle_sms_reply(request: HttpRequest, params: Mapping[str, str]) -> Handled:
     sender = _sender(params.get("From", ""))
+    # A deactivated user's number is still theirs: the incident services refuse them
+    # (politely, and on the timeline) like a viewer, rather than "not registered".
     method = (
         ContactMethod.objects.select_related("user")
-        .filter(
-            kind=ContactMethod.Kind.PHONE,
-            value=sender,
-            verified_at__isnull=False,
-            user__is_active=True,
-        )
+        .filter(kind=ContactMethod.Kind.PHONE, value=sender, verified_at__isnull=False)
+        .order_by("-user__is_active", "pk")
         .first()
         if sender
         else None
@@ -310,7 +310,7 @@ def _handle_sms_reply(request: HttpRequest, params: Mapping[str, str]) -> Handle
                 f"Add it on your profile page: {profile}"
             ),
             Outcome.IGNORED,
-            f"{sender or 'no From number'} is not a verified number of an active user",
+            f"{sender or 'no From number'} is not a verified number of a user",
         )
     user = method.user
     body = params.get("Body", "")
@@ -362,6 +362,13 @@ def _handle_sms_reply(request: HttpRequest, params: Mapping[str, str]) -> Handle
             Outcome.IGNORED,
             f"{user.get_username()} named incident #{incident_id}, which does not exist",
         )
+    except NotAllowed as refusal:
+        return Handled(
+            _sms(f"Not done: #{incident_id} is unchanged. {refusal.sentence}"),
+            Outcome.REJECTED,
+            f"refused: {refusal.reason}",
+            incident_id,
+        )
 
     title = _short(incident.title, SMS_TITLE_CHARS)
     if acknowledge and _acknowledged_now(incident, user, since):
@@ -391,6 +398,8 @@ def _handle_sms_reply(request: HttpRequest, params: Mapping[str, str]) -> Handle
 
 VOICE_MACHINE = "This is Klaxon with an alert. Open Klaxon to respond."
 VOICE_NO_KEY = "We did not get a key. Goodbye."
+# 1 acknowledge, 2 resolve, 3 escalate now (messages.VOICE_MENU reads them out).
+VOICE_KEYS = ("1", "2", "3")
 
 
 def _spoken(number: int) -> str:
@@ -476,26 +485,50 @@ def _handle_voice(request: HttpRequest, params: Mapping[str, str]) -> Handled:
         )
 
     user = notification.user
-    if not user.is_active:
+    key = params.get("Digits", "").strip()
+    if key in VOICE_KEYS:
+        return _voice_key(incident, user, key)
+    # No menu for someone who may not use it: the rule the keys' services apply.
+    refusal = respond_refusal(user, "respond to")
+    if refusal is not None:
         return Handled(
-            _say_and_hang_up("This is Klaxon. Your account is not active. Goodbye."),
-            Outcome.IGNORED,
-            f"{user.get_username()} is not an active user",
+            _say_and_hang_up(f"This is Klaxon. {refusal.sentence} Goodbye."),
+            Outcome.REJECTED,
+            f"refused: {refusal.reason}",
             incident.pk,
         )
-
-    digits = params.get("Digits", "").strip()
-    if not digits:
+    if key:
         return Handled(
-            _menu(notification, incident),
+            _menu(notification, incident, before="That key is not on the menu."),
             Outcome.ANSWERED,
-            f"call to {user.get_username()} answered; menu read",
+            f"{user.get_username()} pressed {key[:8]!r}: not on the menu",
             incident.pk,
         )
-    return _voice_key(notification, incident, user, digits)
+    return Handled(
+        _menu(notification, incident),
+        Outcome.ANSWERED,
+        f"call to {user.get_username()} answered; menu read",
+        incident.pk,
+    )
 
 
-def _voice_key(notification: Notification, incident: Incident, user: User, key: str) -> Handled:
+def _voice_key(incident: Incident, user: User, key: str) -> Handled:
+    try:
+        return _act_on_key(incident, user, key)
+    except NotAllowed as refusal:
+        return Handled(
+            _say_and_hang_up(
+                f"This is Klaxon. {refusal.sentence} "
+                f"Incident {_spoken(incident.pk)} is unchanged. Goodbye."
+            ),
+            Outcome.REJECTED,
+            f"refused: {refusal.reason} (key {key})",
+            incident.pk,
+        )
+
+
+def _act_on_key(incident: Incident, user: User, key: str) -> Handled:
+    """Key 1, 2 or 3 through the incident services; NotAllowed passes up."""
     spoken = _spoken(incident.pk)
     name = user.get_username()
     since = timezone.now()
@@ -517,7 +550,7 @@ def _voice_key(notification: Notification, incident: Incident, user: User, key: 
                 f"resolved by {name} (key 2)",
                 incident.pk,
             )
-    elif key == "3":
+    else:  # "3"
         if escalation_escalate_now(incident_id=incident.pk, user=user, channel="voice"):
             return Handled(
                 _say_and_hang_up(f"Escalating incident {spoken} to the next step now. Goodbye."),
@@ -535,13 +568,6 @@ def _voice_key(notification: Notification, incident: Incident, user: User, key: 
                 f"{name} pressed 3: no escalation step left",
                 incident.pk,
             )
-    else:
-        return Handled(
-            _menu(notification, incident, before="That key is not on the menu."),
-            Outcome.ANSWERED,
-            f"{name} pressed {key[:8]!r}: not on the menu",
-            incident.pk,
-        )
     state = _already(after)
     return Handled(
         _say_and_hang_up(f"Incident {spoken} is already {state}. Goodbye."),

@@ -15,6 +15,7 @@ from django.test import Client
 from config.celery import app as celery_app
 from tests.factories import UserFactory
 from tests.twilio_server import FakeTwilio
+from tests.waiting import stop
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -63,6 +64,16 @@ def _clear_cache(settings: Any) -> Iterator[None]:
 
 # The public URL worker processes build links and Twilio callback URLs from.
 WORKER_BASE_URL = "https://klaxon.example.com"
+# The Twilio auth token tests sign webhooks with (tests/twilio_signing.py).
+TWILIO_TEST_TOKEN = "test-token"
+
+
+@pytest.fixture
+def twilio_webhooks(settings: Any) -> None:
+    """Twilio configured, so webhooks signed with TWILIO_TEST_TOKEN over WORKER_BASE_URL
+    + path are genuine."""
+    settings.TWILIO_AUTH_TOKEN = TWILIO_TEST_TOKEN
+    settings.KLAXON_BASE_URL = WORKER_BASE_URL
 
 
 def _worker_env(database_name: str, twilio: FakeTwilio | None = None) -> dict[str, str]:
@@ -136,11 +147,7 @@ def celery_worker_process(
             raise RuntimeError("celery worker did not answer within 60 s")
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 @pytest.fixture

@@ -83,6 +83,11 @@ def lines(incident: Incident, kind: str = IncidentEvent.Kind.ESCALATED) -> list[
     return list(incident.events.filter(kind=kind).values_list("message", flat=True))
 
 
+def paged_ids(incident: Incident) -> set[int]:
+    notified = incident.events.filter(kind=IncidentEvent.Kind.NOTIFIED)
+    return {int(e.data["user_id"]) for e in notified}
+
+
 def primary_schedule(day_user: User, override_user: User) -> Schedule:
     """``day_user`` on call all the time; ``override_user`` from 09:00 to 10:00 on T0's day."""
     schedule = Schedule.objects.create(name="Primary", time_zone="UTC")
@@ -290,6 +295,42 @@ def test_team_target_pages_the_members_at_step_time(alice: User, bob: User, caro
     assert "team Ops -> alice, bob" in lines(incident)[1]
     notified = incident.events.filter(kind=IncidentEvent.Kind.NOTIFIED)
     assert [e.data["user_id"] for e in notified] == [carol.pk, alice.pk, bob.pk]
+
+
+def test_team_step_does_not_page_the_teams_viewers(alice: User, bob: User, carol: User) -> None:
+    ops = Team.objects.create(name="Ops")
+    Membership.objects.create(team=ops, user=alice)
+    Membership.objects.create(team=ops, user=bob, role=Membership.Role.VIEWER)
+    # carol responds for another team, but only observes Ops: Ops does not page her.
+    Membership.objects.create(team=ops, user=carol, role=Membership.Role.VIEWER)
+    Membership.objects.create(team=Team.objects.create(name="Web"), user=carol)
+    incident = make_incident(make_policy({"teams": [ops]}))
+
+    step(incident, T0)
+
+    assert lines(incident)[0].startswith(
+        "Step 1 of 1 (round 1 of 1): notifying alice "
+        "(team Ops -> alice (bob, carol: viewers, not paged));"
+    )
+    assert paged_ids(incident) == {alice.pk}
+
+
+def test_a_viewer_named_in_a_step_or_on_call_is_not_paged(
+    alice: User, bob: User, carol: User
+) -> None:
+    Membership.objects.create(
+        team=Team.objects.create(name="Ops"), user=bob, role=Membership.Role.VIEWER
+    )
+    schedule = primary_schedule(day_user=bob, override_user=bob)
+    incident = make_incident(make_policy({"users": [bob, carol], "schedules": [schedule]}))
+
+    step(incident, T0)
+
+    assert lines(incident)[0].startswith(
+        "Step 1 of 1 (round 1 of 1): notifying carol (user bob (viewer, not paged); "
+        "user carol; schedule Primary -> nobody to page (bob: viewer, not paged));"
+    )
+    assert paged_ids(incident) == {carol.pk}
 
 
 def test_a_user_reached_twice_in_one_step_is_paged_once(alice: User) -> None:

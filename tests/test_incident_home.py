@@ -385,7 +385,9 @@ def test_poll_shows_a_state_change_made_elsewhere(signed_in: Client) -> None:
     assert opened.incident_id is not None
     url = poll_url(signed_in.get(LIST, {"state": "triggered"}).content)
 
-    incident_acknowledge(incident_id=opened.incident_id, user=None, channel="sms")
+    incident_acknowledge(
+        incident_id=opened.incident_id, user=UserFactory(username="bob"), channel="sms"
+    )
     response = signed_in.get(url, headers=HTMX)
 
     assert response.status_code == 200

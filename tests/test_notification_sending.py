@@ -116,6 +116,31 @@ def test_a_duplicated_task_sends_once(live_twilio: Any, alice: Any) -> None:
     assert reload(row).attempts == 1
 
 
+def test_a_page_planned_before_its_user_was_deactivated_is_not_sent(
+    live_twilio: Any, alice: Any
+) -> None:
+    row = page(alice, "voice")  # the delayed voice call, say
+    alice.is_active = False
+    alice.save(update_fields=["is_active"])
+
+    with responses.RequestsMock() as rsps:  # any request would fail the test: none added
+        assert services.deliver(row.pk).outcome == services.CANCELLED
+        assert not rsps.calls
+    row = reload(row)
+    assert row.status == Status.CANCELLED
+    assert row.error == "user deactivated before this was sent"
+
+
+def test_a_deactivated_user_gets_no_resolved_notice(live_twilio: Any, alice: Any) -> None:
+    row = page(alice)
+    Notification.objects.filter(pk=row.pk).update(status=Status.SENT, attempts=1)
+    alice.is_active = False
+    alice.save(update_fields=["is_active"])
+
+    assert services.queue_resolved(incident_id=incident_of(row)) == 0
+    assert not Notification.objects.filter(purpose=Notification.Purpose.RESOLVED).exists()
+
+
 def test_a_send_claimed_by_another_worker_is_not_sent_again(live_twilio: Any, alice: Any) -> None:
     row = page(alice)
     Notification.objects.filter(pk=row.pk).update(status=Status.SENDING)
