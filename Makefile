@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test lint format migrate demo bench-ingest bench-paging bench-pages screenshots clean
+.PHONY: run test test-fast lint format migrate demo bench-ingest bench-paging bench-pages screenshots clean
 
 $(VENV)/.installed-base: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,12 @@ demo: migrate
 run: demo
 	$(PY) manage.py serve
 
+# The main suite, then the fault tests (they kill and restart real processes; slow).
 test: $(VENV)/.installed-dev
+	$(PY) -m pytest
+	$(PY) -m pytest -m fault tests/faults
+
+test-fast: $(VENV)/.installed-dev
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed-dev

@@ -13,7 +13,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-@app.task(name="klaxon.ping")
+@app.task(name="klaxon.ping", ignore_result=False)
 def ping(value: str = "pong") -> str:
     """Round-trip probe: proves a worker consumed the broker and wrote a result."""
     return value

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "notifications",
     "reports",
     "audit",
+    "server",
 ]
 
 MIDDLEWARE = [
@@ -190,14 +191,31 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     _default_results = f"file://{VAR_DIR / 'results'}"
     (VAR_DIR / "results").mkdir(exist_ok=True)
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        # A broker that is down or unreachable must cost a caller seconds, not minutes
+        # (config/broker.py publishes once and leaves the rest to the beat).
+        "socket_connect_timeout": 2,
+        "socket_timeout": 10,
+    }
     _default_results = CELERY_BROKER_URL
 CELERY_RESULT_BACKEND: str = env.str("CELERY_RESULT_BACKEND", default=_default_results)
 CELERY_RESULT_EXPIRES = 3600
+# Every task's outcome is in the database (the incident, the Notification row); only the
+# readiness ping (config/celery.py) stores a result. A task that stores one also makes
+# each publish wait on the result backend, which is Redis: 19 s per request while it
+# was down.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker waits for the broker as long as it takes (the default gives up after 100
+# tries, about 50 minutes of outage, and exits).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# ... and tries every second, not every 30 s, as beat does (config/reconnect.py).
+CELERY_WORKER_CONSUMER = "config.reconnect:PagerConsumer"
+CELERY_BEAT_SCHEDULER = "config.reconnect:PagerScheduler"
 # Celery's Django fixup closes the database connection around every task unless this is
 # set; a new PostgreSQL connection per task cost as much CPU as the tasks themselves
 # (bench/paging_latency.py). Workers keep their connection like gunicorn does;
@@ -243,6 +261,8 @@ NOTIFY_RETRY_SECONDS = env.float("NOTIFY_RETRY_SECONDS", default=10.0)
 # A send claimed this long ago and never finished (its worker died) is marked failed,
 # not retried: it may have gone out, and a page must not be sent twice.
 NOTIFY_STUCK_SECONDS = env.float("NOTIFY_STUCK_SECONDS", default=300.0)
+# The beat re-queues a queued send this late (its own task message was lost).
+NOTIFY_REKICK_GRACE_SECONDS = env.float("NOTIFY_REKICK_GRACE_SECONDS", default=30.0)
 # Acknowledge/resolve links in emails: signed, single use, valid this long.
 EMAIL_LINK_MAX_AGE_HOURS = env.float("EMAIL_LINK_MAX_AGE_HOURS", default=24.0)
 # Phone verification codes: valid this long, this many wrong tries.

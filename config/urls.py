@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from aws.api import filter_pattern_test
 from config import health, settings_page
 from config.api import router
 from integrations.views import inbound
@@ -29,6 +30,7 @@ urlpatterns = [
     path("settings/", settings_page.settings_page, name="settings"),
     path("webhooks/twilio/", include("notifications.webhook_urls")),
     path("ical/", include("schedules.feed_urls")),
+    path("api/v1/filter-patterns/test/", filter_pattern_test, name="filter-pattern-test"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

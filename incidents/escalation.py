@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
+from config import broker
 from incidents.models import Incident, IncidentEvent
 from notifications import services as paging
 from notifications.models import Notification
@@ -62,15 +63,11 @@ def escalation_enqueue_step(*, incident_id: int, token: str, eta: datetime | Non
     """Queue one step once the current transaction commits (never before: the worker
     must see the row as committed, with this token).
 
-    ``robust``: a broker outage must not fail the request that opened the incident;
-    the beat re-kicks the step from the row."""
+    A broker outage costs nothing here (config/broker.py): the step is due on the row,
+    and the beat re-kicks it."""
     from incidents.tasks import escalate
 
-    options: dict[str, Any] = {} if eta is None else {"eta": eta}
-    transaction.on_commit(
-        lambda: escalate.apply_async((incident_id, token), **options),
-        robust=True,
-    )
+    transaction.on_commit(lambda: broker.publish(escalate, incident_id, token, eta=eta))
 
 
 # --- The snapshot -----------------------------------------------------------------------
@@ -295,8 +292,8 @@ def escalation_run_step(*, incident_id: int, token: str, now: datetime | None = 
     """Run the incident's due escalation step, if this token may; return what happened.
 
     Exits without doing anything when the incident is gone, no longer triggered, the
-    token is stale (another task already ran this step, or escalation was stopped or
-    restarted) or the step is not due yet."""
+    token is stale (another task already ran this step, escalation was stopped, or
+    someone escalated it now) or the step is not due yet."""
     with transaction.atomic():
         # The row lock serialises duplicated tasks for one incident: the second waits
         # here, then sees the token the first one rotated, and exits.
@@ -371,16 +368,14 @@ def escalation_run_steps(
         paging.enqueue_on_commit(Notification.objects.bulk_create(notifications))
         Incident.objects.bulk_update(ran, _STATE_FIELDS)
         if follow_ups:
-            transaction.on_commit(lambda: _enqueue_many(follow_ups), robust=True)
+            transaction.on_commit(lambda: _enqueue_many(follow_ups))
     return counts
 
 
 def _enqueue_many(follow_ups: list[_NextStep]) -> None:
     from incidents.tasks import escalate
 
-    with escalate.app.producer_or_acquire() as producer:
-        for step in follow_ups:
-            escalate.apply_async((step.incident_id, step.token), eta=step.at, producer=producer)
+    broker.publish_many(escalate, (((s.incident_id, s.token), s.at) for s in follow_ups))
 
 
 def _plan_step(incident: Incident, context: _StepContext) -> _StepResult:
@@ -474,20 +469,7 @@ def _finish(incident: Incident, now: datetime, message: str) -> _StepResult:
     return _StepResult(FINISHED, [line], None)
 
 
-# --- Stopping, hurrying, restarting ------------------------------------------------------
-
-
-def escalation_stop(*, incident_id: int) -> bool:
-    """Stop escalating an incident that is no longer triggered (acknowledged or resolved).
-
-    One UPDATE: no next step, and a new token so every queued task is stale. An incident
-    that is triggered again by now is left alone (its escalation was restarted)."""
-    stopped = (
-        Incident.objects.filter(pk=incident_id)
-        .exclude(state=Incident.State.TRIGGERED)
-        .update(next_escalation_at=None, escalation_token=new_escalation_token())
-    )
-    return stopped == 1
+# --- Escalate now ---------------------------------------------------------------------
 
 
 def escalation_escalate_now(
@@ -525,48 +507,6 @@ def escalation_escalate_now(
     return True
 
 
-def escalation_restart(*, incident_id: int, now: datetime | None = None) -> bool:
-    """Start escalation again from the first step of the first round, with a fresh
-    snapshot of the integration's current policy (a re-triggered incident). False when
-    the incident is not triggered or its integration has no policy."""
-    from integrations.models import Integration
-
-    with transaction.atomic():
-        incident = Incident.objects.select_for_update().filter(pk=incident_id).first()
-        if incident is None or incident.state != Incident.State.TRIGGERED:
-            return False
-        has_policy = Integration.objects.filter(
-            pk=incident.integration_id, escalation_policy__isnull=False
-        ).exists()
-        now = now or timezone.now()
-        incident.escalation_snapshot = {}
-        incident.escalation_step = 0
-        incident.escalation_round = 0
-        incident.next_escalation_at = now if has_policy else None
-        incident.escalation_token = new_escalation_token()
-        incident.save(
-            update_fields=[
-                "escalation_snapshot",
-                "escalation_step",
-                "escalation_round",
-                "next_escalation_at",
-                "escalation_token",
-            ]
-        )
-        if not has_policy:
-            return False
-        IncidentEvent.objects.create(
-            incident=incident,
-            kind=IncidentEvent.Kind.ESCALATED,
-            at=now,
-            channel="escalation",
-            message="Escalation restarted from the first step.",
-            data={"restarted": True},
-        )
-        escalation_enqueue_step(incident_id=incident.pk, token=incident.escalation_token)
-    return True
-
-
 # --- The safety net ---------------------------------------------------------------------
 
 
@@ -577,38 +517,40 @@ def escalation_rekick_due(*, now: datetime | None = None, batch_size: int = REKI
     a new message with the row's current token; if the original message still arrives,
     one of the two finds a stale token. Reads in batches along the partial index
     ``incident_escalation_due``, keyset-paginated on (next_escalation_at, id), and sends
-    ``escalate_many`` tasks of STEPS_PER_TASK steps over one broker connection."""
+    ``escalate_many`` tasks of STEPS_PER_TASK steps over one broker connection. When the
+    broker does not take them, they stay overdue for the next beat."""
     from incidents.tasks import escalate_many
 
     now = now or timezone.now()
     sent = 0
     after: tuple[datetime, int] | None = None
-    with escalate_many.app.producer_or_acquire() as producer:
-        while True:
-            due = Incident.objects.filter(
-                state=Incident.State.TRIGGERED,
-                next_escalation_at__isnull=False,
-                next_escalation_at__lte=now,
+    while True:
+        due = Incident.objects.filter(
+            state=Incident.State.TRIGGERED,
+            next_escalation_at__isnull=False,
+            next_escalation_at__lte=now,
+        )
+        if after is not None:
+            due = due.filter(
+                Q(next_escalation_at__gt=after[0])
+                | Q(next_escalation_at=after[0], pk__gt=after[1])
             )
-            if after is not None:
-                due = due.filter(
-                    Q(next_escalation_at__gt=after[0])
-                    | Q(next_escalation_at=after[0], pk__gt=after[1])
-                )
-            rows = list(
-                due.order_by("next_escalation_at", "pk").values_list(
-                    "pk", "escalation_token", "next_escalation_at"
-                )[:batch_size]
-            )
-            for start in range(0, len(rows), STEPS_PER_TASK):
-                chunk = [(pk, token) for pk, token, _ in rows[start : start + STEPS_PER_TASK]]
-                escalate_many.apply_async((chunk,), producer=producer)
-            sent += len(rows)
-            if len(rows) < batch_size:
-                break
-            last_id, _, last_at = rows[-1]
-            assert last_at is not None
-            after = (last_at, last_id)
+        rows = list(
+            due.order_by("next_escalation_at", "pk").values_list(
+                "pk", "escalation_token", "next_escalation_at"
+            )[:batch_size]
+        )
+        chunks = [
+            [(pk, token) for pk, token, _ in rows[start : start + STEPS_PER_TASK]]
+            for start in range(0, len(rows), STEPS_PER_TASK)
+        ]
+        published = broker.publish_many(escalate_many, (((chunk,), None) for chunk in chunks))
+        sent += sum(len(chunk) for chunk in chunks[:published])
+        if published < len(chunks) or len(rows) < batch_size:
+            break
+        last_id, _, last_at = rows[-1]
+        assert last_at is not None
+        after = (last_at, last_id)
     if sent:
         logger.info("re-kicked %d overdue escalation steps", sent)
     return sent

@@ -8,13 +8,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, models, transaction
-from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from incidents import signals
 from incidents.escalation import escalation_enqueue_step, new_escalation_token
 from incidents.models import AlarmKeyState, Incident, IncidentEvent
+from notifications import services as paging
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -35,13 +34,35 @@ class AlarmResult:
     event: IncidentEvent | None = None
 
 
-def _send_on_commit(signal: Signal, incident_id: int, channel: str) -> None:
-    # robust: the change is committed; a failing receiver (say, the broker is down) must
-    # neither fail the request nor stop the other receivers and hooks.
-    transaction.on_commit(
-        lambda: signal.send_robust(sender=Incident, incident_id=incident_id, channel=channel),
-        robust=True,
-    )
+def _after_stop(incident_id: int, *, escalated: bool, resolved: bool, why: str) -> None:
+    """What follows an acknowledgement or a resolve, in the same transaction as the change
+    (the caller has already stopped escalation on the row): pages not sent yet are
+    cancelled (the delayed voice call, say), and after a resolve everyone who was paged
+    gets their "resolved" rules as Notification rows, sent once the transaction commits
+    (beat re-sends them if the broker loses the message).
+
+    ``escalated``: whether any escalation step ever ran. When none did, nobody was paged
+    and there is nothing to cancel or tell (the common case for an alarm that clears on
+    its own), so this costs no query."""
+    if not escalated:
+        return
+    paging.cancel_pending(incident_id=incident_id, why=why)
+    if resolved:
+        paging.queue_resolved(incident_id=incident_id)
+
+
+def _stop_escalation(incident: Incident) -> bool:
+    """Stop escalating ``incident`` (in memory; the caller saves ``_ESCALATION_STOP``): no
+    next step, and a new token so any queued step task finds itself stale. Returns whether
+    a step ever ran."""
+    escalated = bool(incident.escalation_step or incident.escalation_round)
+    if incident.next_escalation_at is not None or incident.escalation_token:
+        incident.next_escalation_at = None
+        incident.escalation_token = new_escalation_token()
+    return escalated
+
+
+_ESCALATION_STOP = ["next_escalation_at", "escalation_token"]
 
 
 def incident_open(
@@ -79,7 +100,6 @@ def incident_open(
         channel="source",
         message=message or f"Opened by {integration.name}.",
     )
-    _send_on_commit(signals.incident_triggered, incident.pk, "source")
     if escalates:
         escalation_enqueue_step(incident_id=incident.pk, token=incident.escalation_token)
     return AlarmResult("created", incident.pk, event=event)
@@ -162,7 +182,7 @@ def _apply_to_open_incident(
     now = timezone.now()
     changed_at = alarm.state_change_time
     if state == "ALARM":
-        incident_id = _update_open_incident(
+        appended = _update_open_incident(
             integration.pk,
             key,
             changed_at,
@@ -171,27 +191,33 @@ def _apply_to_open_incident(
             [_db("last_seen_at", now), _db("last_state_change_at", changed_at),
              _db("details", alarm.details())],
         )  # fmt: skip
-        if incident_id is None:
+        if appended is None:
             return None
+        incident_id = appended[0]
         summary = f"{alarm.new_state}: {alarm.reason}".strip()
         event = _add_event(incident_id, IncidentEvent.Kind.APPENDED, summary, at=now)
         return AlarmResult("appended", incident_id, event=event)
     if integration.security_mode:
         return None
-    incident_id = _update_open_incident(
+    # The resolve stops escalation in the same statement, and says whether a step ever
+    # ran: only then can there be pages to cancel and people to tell.
+    resolved = _update_open_incident(
         integration.pk,
         key,
         changed_at,
         "state = %s, resolved_at = %s, resolved_by_id = NULL, last_seen_at = %s, "
-        "last_state_change_at = %s",
+        "last_state_change_at = %s, next_escalation_at = NULL, escalation_token = %s",
         [Incident.State.RESOLVED.value, _db("resolved_at", now), _db("last_seen_at", now),
-         _db("last_state_change_at", changed_at)],
+         _db("last_state_change_at", changed_at), new_escalation_token()],
     )  # fmt: skip
-    if incident_id is None:
+    if resolved is None:
         return None
+    incident_id, steps_run = resolved
     message = f"Resolved by source (OK). {alarm.reason}".strip()
     event = _add_event(incident_id, IncidentEvent.Kind.RESOLVED, message, at=now)
-    _send_on_commit(signals.incident_resolved, incident_id, "source")
+    _after_stop(
+        incident_id, escalated=steps_run > 0, resolved=True, why="incident resolved by source"
+    )
     return AlarmResult("resolved", incident_id, event=event)
 
 
@@ -228,20 +254,23 @@ def _claim_alarm_key(integration_id: int, key: str, changed_at: datetime) -> dat
 
 def _update_open_incident(
     integration_id: int, key: str, changed_at: datetime, assignments: str, values: list[Any]
-) -> int | None:
+) -> tuple[int, int] | None:
     """Apply ``assignments`` to the open incident for the key unless the message is older
-    than its last state; return its id, or None when no row qualified."""
+    than its last state. Returns its id and how many escalation steps had run on it (the
+    values before the update, as both are only ever changed by a step), or None when no
+    row qualified."""
     table = connection.ops.quote_name(Incident._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET {assignments} "
             "WHERE integration_id = %s AND dedup_key = %s AND state <> %s "
-            "AND (last_state_change_at IS NULL OR last_state_change_at <= %s) RETURNING id",
+            "AND (last_state_change_at IS NULL OR last_state_change_at <= %s) "
+            "RETURNING id, escalation_step + escalation_round",
             [*values, integration_id, key, Incident.State.RESOLVED.value,
              _db("last_state_change_at", changed_at)],
         )  # fmt: skip
         row = cursor.fetchone()
-    return int(row[0]) if row else None
+    return (int(row[0]), int(row[1])) if row else None
 
 
 def _add_event(
@@ -263,6 +292,7 @@ def _resolve(
     incident.state = Incident.State.RESOLVED
     incident.resolved_at = at
     incident.resolved_by = user
+    escalated = _stop_escalation(incident)
     incident.save(
         update_fields=[
             "state",
@@ -270,6 +300,7 @@ def _resolve(
             "resolved_by",
             "last_state_change_at",
             "last_seen_at",
+            *_ESCALATION_STOP,
         ]
     )
     event = IncidentEvent.objects.create(
@@ -280,7 +311,9 @@ def _resolve(
         channel=channel,
         message=message,
     )
-    _send_on_commit(signals.incident_resolved, incident.pk, channel)
+    _after_stop(
+        incident.pk, escalated=escalated, resolved=True, why=f"incident resolved via {channel}"
+    )
     return event
 
 
@@ -294,7 +327,10 @@ def incident_acknowledge(*, incident_id: int, user: User | None, channel: str) -
         incident.state = Incident.State.ACKNOWLEDGED
         incident.acknowledged_at = now
         incident.acknowledged_by = user
-        incident.save(update_fields=["state", "acknowledged_at", "acknowledged_by"])
+        escalated = _stop_escalation(incident)
+        incident.save(
+            update_fields=["state", "acknowledged_at", "acknowledged_by", *_ESCALATION_STOP]
+        )
         who = user.get_username() if user else "someone"
         IncidentEvent.objects.create(
             incident=incident,
@@ -304,7 +340,12 @@ def incident_acknowledge(*, incident_id: int, user: User | None, channel: str) -
             channel=channel,
             message=f"Acknowledged by {who} via {channel}.",
         )
-        _send_on_commit(signals.incident_acknowledged, incident.pk, channel)
+        _after_stop(
+            incident.pk,
+            escalated=escalated,
+            resolved=False,
+            why=f"incident acknowledged via {channel}",
+        )
     return incident
 
 

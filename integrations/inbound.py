@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config import broker
 from incidents import services as incident_services
 from integrations.models import InboundMessage, Integration, token_digest
 from integrations.sns_http import fetch_certificate
@@ -227,9 +228,9 @@ def _apply(
 def _confirm_on_commit(row_id: int) -> None:
     from integrations.tasks import confirm_subscription
 
-    # robust: the row is committed; a broker outage must not turn the answer into a 500.
+    # The row is committed; a broker outage must not delay the answer (config/broker.py).
     # The Confirm button on the Inbound Log still works then.
-    transaction.on_commit(lambda: confirm_subscription.delay(row_id), robust=True)
+    transaction.on_commit(lambda: broker.publish(confirm_subscription, row_id))
 
 
 def _apply_envelope(

@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import ContactMethod, NotificationRule
+from config import broker
 from incidents.models import Incident, IncidentEvent
 from notifications import links, messages, twilio_gateway
 from notifications.models import Notification
@@ -40,8 +41,6 @@ Channel = Notification.Channel
 
 # A task may fire a hair before its eta; a send due within this margin goes now.
 EARLY_MARGIN = timedelta(seconds=1)
-# The beat re-queues a queued send only once it is this late (its own task is lost).
-REKICK_GRACE = timedelta(seconds=30)
 
 
 # --- Queueing ---------------------------------------------------------------------------
@@ -150,13 +149,14 @@ def plan_pages(
 
 def enqueue_on_commit(notifications: Sequence[Notification], *, send_now: bool = False) -> None:
     """Once the transaction commits, queue a send task for each saved row at its due time
-    (robust: a broker outage must not undo the page; the beat re-queues from the row).
+    (a broker outage costs nothing here: the beat re-queues from the row).
 
     ``send_now``: rows already due are sent right here instead, after the commit, by the
     process that committed them (the escalation task): a page then waits in the queue
     once, not twice. Only for callers already in a worker, never in a web request."""
     jobs = [(n.pk, n.due_at) for n in notifications if n.pk is not None]
     if jobs:
+        # robust: with send_now this sends; one failed send must not stop the others.
         transaction.on_commit(lambda: _enqueue(jobs, send_now=send_now), robust=True)
 
 
@@ -177,11 +177,9 @@ def _enqueue(jobs: list[tuple[int, datetime]], *, send_now: bool = False) -> Non
             if result.retry_at is not None:
                 later.append((pk, result.retry_at))
         due_now = []
-    with send_notification.app.producer_or_acquire() as producer:
-        for pk in due_now:
-            send_notification.apply_async((pk,), producer=producer)
-        for pk, due in later:
-            send_notification.apply_async((pk,), eta=due, producer=producer)
+    broker.publish_many(
+        send_notification, [((pk,), None) for pk in due_now] + [((pk,), due) for pk, due in later]
+    )
 
 
 def queue_resolved(*, incident_id: int) -> int:
@@ -481,12 +479,15 @@ def _transient(row: Notification, exc: Exception, now: datetime) -> Delivery:
 
 
 def rekick_due(*, now: datetime | None = None, limit: int = 1000) -> tuple[int, int]:
-    """Beat: queue a task again for sends overdue by REKICK_GRACE (their task was lost),
+    """Beat: queue a task again for sends overdue by NOTIFY_REKICK_GRACE_SECONDS (their
+    task was lost),
     and fail sends stuck in "sending" past NOTIFY_STUCK_SECONDS (their worker died
     mid-send: it may have gone out, so it is not sent again). Returns both counts."""
     now = now or timezone.now()
+    # Only once a send is this late is its own task taken as lost.
+    grace = timedelta(seconds=settings.NOTIFY_REKICK_GRACE_SECONDS)
     overdue = list(
-        Notification.objects.filter(status=Status.QUEUED, due_at__lte=now - REKICK_GRACE)
+        Notification.objects.filter(status=Status.QUEUED, due_at__lte=now - grace)
         .order_by("due_at")
         .values_list("pk", "due_at")[:limit]
     )

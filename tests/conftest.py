@@ -37,10 +37,12 @@ def pytest_configure(config: pytest.Config) -> None:
 def _eager_celery_unless_worker(request: pytest.FixtureRequest) -> Iterator[None]:
     """Tasks run inline by default; tests that ask for ``celery_worker`` use the real one."""
     eager = "celery_worker" not in request.fixturenames
+    # Under the CELERY_ namespace the prefixed name wins over the plain one on reads, so
+    # set that one (setting task_always_eager alone was read back as Django's False).
     previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = eager
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = eager
     yield
-    celery_app.conf.task_always_eager = previous
+    celery_app.conf.CELERY_TASK_ALWAYS_EAGER = previous
 
 
 @pytest.fixture(autouse=True)
@@ -121,7 +123,7 @@ def celery_worker_process(
     )
     try:
         # Wait until it consumes: a ping task round-trips through broker and backend.
-        celery_app.conf.task_always_eager = False
+        celery_app.conf.CELERY_TASK_ALWAYS_EAGER = False
         deadline = time.monotonic() + 60
         result = celery_app.send_task("klaxon.ping", args=["ready"])
         while time.monotonic() < deadline:

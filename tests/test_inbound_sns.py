@@ -625,3 +625,13 @@ def test_the_base_url_host_is_served(settings: Any) -> None:
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
     assert "klaxon.example.com" in out.stdout
+
+
+def test_an_ok_for_an_alarm_that_paged_nobody_queues_nothing(
+    sns: Sns, django_capture_on_commit_callbacks: Any
+) -> None:
+    sns.alarm(at="2026-11-21T03:15:12.884+0000")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert sns.alarm("OK", at="2026-11-21T03:20:12.901+0000").status_code == 200
+    assert Incident.objects.get().state == "resolved"
+    assert not callbacks  # no task, no follow-up: the integration has no policy

@@ -46,6 +46,7 @@ def alice(db: Any) -> Any:
 def page(user: Any, channel: str = "sms", *, kind: str = "phone", **incident: Any) -> Notification:
     incident.setdefault("title", "Console sign-in failures")
     incident.setdefault("details", {"account_id": "123456789012", "region_code": "eu-west-1"})
+    incident.setdefault("escalation_step", 1)  # pages come from an escalation step
     method = user.contact_methods.get(kind=kind)
     return Notification.objects.create(
         incident=IncidentFactory(**incident),
@@ -109,8 +110,8 @@ def test_a_duplicated_task_sends_once(live_twilio: Any, alice: Any) -> None:
     row = page(alice)
     with responses.RequestsMock() as rsps:
         twilio_fake.add_sms_ok(rsps)
-        assert send_notification.apply(args=(row.pk,)).get() == services.SENT
-        assert send_notification.apply(args=(row.pk,)).get() == services.NOT_QUEUED
+        assert send_notification(row.pk) == services.SENT
+        assert send_notification(row.pk) == services.NOT_QUEUED
         assert len(rsps.calls) == 1
     assert reload(row).attempts == 1
 
@@ -391,3 +392,32 @@ def test_a_real_verification_sms_does_not_keep_the_code(live_twilio: Any, alice:
         services.deliver(row.pk)
         assert "654321" in twilio_fake.form(rsps.calls[0])["Body"]
     assert "654321" not in reload(row).body
+
+
+def test_resolved_notices_are_rows_written_with_the_resolve_itself(
+    settings: Any, alice: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Durable before any broker is involved: the rows exist once the resolve commits, and
+    beat sends them if the message that should have is lost."""
+    settings.TWILIO_OUTBOX_MODE = True
+    sms = page(alice)
+    services.deliver(sms.pk)
+
+    with django_capture_on_commit_callbacks(execute=False):  # the broker never hears
+        incident_resolve(incident_id=incident_of(sms), user=alice, channel="web")
+    notice = Notification.objects.get(purpose="resolved")
+    assert (notice.user, notice.status) == (alice, Status.QUEUED)
+
+    settings.NOTIFY_REKICK_GRACE_SECONDS = 0
+    assert services.rekick_due() == (1, 0)
+    assert reload(notice).status == Status.SENT
+
+
+def test_an_incident_that_never_escalated_resolves_with_no_follow_up_work(
+    alice: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    incident = IncidentFactory()  # no escalation step ever ran: nobody was paged
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        incident_resolve(incident_id=incident.pk, user=alice, channel="web")
+    assert not callbacks
+    assert not Notification.objects.exists()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,20 +22,11 @@ from tests.sns_signing import signed_envelope
 from tests.test_inbound_sns import alarm_message
 from tests.twilio_server import AUTH_TOKEN, FakeTwilio
 from tests.twilio_signing import twilio_signature
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.broker
 
 BASE = WORKER_BASE_URL
-
-
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @pytest.fixture
