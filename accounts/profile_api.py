@@ -17,7 +17,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -167,6 +167,11 @@ class MyNotificationRuleSerializer(serializers.ModelSerializer):  # type: ignore
 # ------------------------------------------------------------------------------- viewsets
 
 
+def _not_verified(detail: str, field_errors: dict[str, Any] | None = None) -> Response:
+    body = {**(field_errors or {}), "verified": False, "detail": detail}
+    return Response(body, status=status.HTTP_400_BAD_REQUEST)
+
+
 class MyContactMethodViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -214,21 +219,37 @@ class MyContactMethodViewSet(
 
     @extend_schema(
         request=VerifyInputSerializer,
-        responses={200: VerifyResultSerializer, 400: VerifyResultSerializer},
+        responses={
+            200: VerifyResultSerializer,
+            400: OpenApiResponse(
+                VerifyResultSerializer,
+                description=(
+                    'Not verified: "detail" says why; input that is not valid is also '
+                    'named by field, e.g. "code": ["This field is required."].'
+                ),
+            ),
+        },
     )
     @action(detail=True, methods=["post"])
     def verify(self, request: Request, pk: str | None = None) -> Response:
         """Check the code sent by send-code. A first verified method gives a user
         without rules the default ones."""
         method = self.get_object()
-        data = VerifyInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        # Every refusal has the one shape the schema gives: {"verified": false, "detail"},
+        # a malformed request included.
+        try:
+            data = VerifyInputSerializer(data=request.data)
+            valid = data.is_valid()
+        except ParseError as exc:
+            return _not_verified(str(exc.detail))
+        if not valid:
+            # The field errors as DRF gives them too: {"code": ["This field is required."]}.
+            text = " ".join(f"{name}: {' '.join(map(str, e))}" for name, e in data.errors.items())
+            return _not_verified(text, data.errors)
         had_rules = NotificationRule.objects.filter(user=method.user).exists()
         result = contacts.check_verification(method, data.validated_data["code"])
         if not result.ok:
-            return Response(
-                {"verified": False, "detail": result.message}, status=status.HTTP_400_BAD_REQUEST
-            )
+            return _not_verified(result.message)
         text = result.message
         if not had_rules and NotificationRule.objects.filter(user=method.user).exists():
             text += (

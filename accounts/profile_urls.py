@@ -9,6 +9,7 @@ from accounts import profile_views as views
 app_name = "profile"
 urlpatterns = [
     path("", views.profile, name="index"),
+    path("calendar/rotate/", views.rotate_feed, name="rotate-feed"),
     path("methods/add/<str:kind>/", views.add_method, name="add-method"),
     path("methods/<int:pk>/send-code/", views.send_code, name="send-code"),
     path("methods/<int:pk>/verify/", views.verify, name="verify"),

@@ -21,6 +21,8 @@ from accounts.forms import EmailForm, PhoneForm, RuleForm, VerifyForm, method_fo
 from accounts.models import ContactMethod, NotificationRule, User
 from notifications import services as notification_services
 from notifications.models import Notification
+from schedules import services as schedule_services
+from schedules.feeds import feed_url
 
 RECENT_NOTIFICATIONS = 20
 Event = NotificationRule.Event
@@ -116,6 +118,7 @@ def _render_profile(request: HttpRequest, forms: ProfileForms | None = None) -> 
         "recent": recent,
         "outbox_mode": settings.TWILIO_OUTBOX_MODE,
         "code_minutes": settings.VERIFY_CODE_MINUTES,
+        "ical_url": feed_url("user", user.ical_token),
     }
     return render(request, "accounts/profile.html", context)
 
@@ -123,6 +126,16 @@ def _render_profile(request: HttpRequest, forms: ProfileForms | None = None) -> 
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     return _render_profile(request)
+
+
+@login_required
+@require_POST
+def rotate_feed(request: HttpRequest) -> HttpResponse:
+    schedule_services.user_rotate_feed(actor=request.user, user=_me(request))
+    messages.success(
+        request, "Your calendar feed has a new URL; the old one stopped working. Subscribe again."
+    )
+    return _back("calendar-feed")
 
 
 @login_required

@@ -22,6 +22,7 @@ class AuditEntry(models.Model):
         ESCALATION_POLICY = "escalation policy", "Escalation policy"
         TEAM = "team", "Team"
         MEMBERSHIP = "membership", "Membership"
+        USER = "user", "User"
 
     at = models.DateTimeField(default=timezone.now)
     # The user may be deleted later; the name they had then stays in actor_name.

@@ -40,6 +40,8 @@ _TYPES: dict[str, str] = {
     "schedules.EscalationPolicy": AuditEntry.ObjectType.ESCALATION_POLICY,
     "accounts.Team": AuditEntry.ObjectType.TEAM,
     "accounts.Membership": AuditEntry.ObjectType.MEMBERSHIP,
+    # Only the rotation of a user's calendar feed is audited (schedules/services.py).
+    "accounts.User": AuditEntry.ObjectType.USER,
 }
 
 # The fields each snapshot keeps, in display order. Secrets (token, token_hash,

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from aws.filter_patterns import MAX_PATTERN_LENGTH, FilterPatternError, LogEvent, parse
+from config.openapi import FieldErrorsSerializer
 
 MAX_EVENTS = 100
 MAX_EVENTS_CHARS = 1_000_000  # all events together
@@ -83,7 +89,12 @@ class FilterPatternTestView(APIView):
         responses={
             200: FilterPatternMatchesSerializer,
             400: OpenApiResponse(
-                FilterPatternInvalidSerializer,
+                # Either body, as the description says: both are in the schema.
+                PolymorphicProxySerializer(
+                    component_name="FilterPatternRefusal",
+                    serializers=[FilterPatternInvalidSerializer, FieldErrorsSerializer],
+                    resource_type_field_name=None,
+                ),
                 description="The pattern is invalid: the error and its position. A "
                 "malformed body (no pattern, events not a list of strings, over the "
                 "limits) answers the usual field errors instead.",

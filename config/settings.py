@@ -73,6 +73,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -136,6 +137,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://klaxon")}
 
+# Sign-in throttling (accounts/throttle.py): this many failed sign-ins per username or
+# per client address within the window lock it for the rest of the window. Counts live
+# in the cache: CACHE_URL=rediscache://... shares them between processes.
+SIGNIN_MAX_FAILURES = env.int("SIGNIN_MAX_FAILURES", default=10)
+SIGNIN_WINDOW_SECONDS = env.int("SIGNIN_WINDOW_SECONDS", default=15 * 60)
+# Behind a reverse proxy: the header it writes the client's address into (e.g.
+# X-Forwarded-For); empty: the connection's address (REMOTE_ADDR).
+CLIENT_IP_HEADER: str = env.str("CLIENT_IP_HEADER", default="")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -164,11 +174,27 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# The Content-Security-Policy header: config/security.py.
 if KLAXON_BASE_URL.startswith("https://"):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     CSRF_TRUSTED_ORIGINS.append(KLAXON_BASE_URL)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Browsers that once saw Klaxon over https refuse plain http to it for a year.
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    # A request that reached Klaxon over plain http (the proxy says so in
+    # X-Forwarded-Proto) is sent to https, except the health probes, which a load
+    # balancer calls on the private address without TLS.
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    if not SECURE_HSTS_PRELOAD:
+        # security.W021 asks for "preload", a request to be built into browsers, sent to
+        # the browser vendors' list by the owner of the whole registered domain: not a
+        # decision for one application on one of its hosts. SECURE_HSTS_PRELOAD=true
+        # once the domain owner has decided.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # Email: console by default; EMAIL_URL=smtp+tls://user:pass@host:587 for real mail.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
@@ -288,11 +314,11 @@ INTEGRATION_CACHE_SECONDS = env.float("INTEGRATION_CACHE_SECONDS", default=5.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.signin.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.openapi.KlaxonAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "config.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
 }
@@ -310,15 +336,29 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+_LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # twilio logs every API request and response at INFO.
+    # Secret URL paths (/in/<token>/, the iCal feeds, email links) are masked in every
+    # line, e.g. django.request's "Not Found: /in/<token>/" (config/access_log.py).
+    "filters": {"mask_secret_paths": {"()": "config.access_log.MaskSecretPaths"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["mask_secret_paths"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": _LOG_LEVEL},
     "loggers": {
+        # Django's own handlers (console when DEBUG, runserver's) would print unmasked:
+        # removed, so these lines go through the root's handler above.
+        "django": {"handlers": [], "level": _LOG_LEVEL, "propagate": True},
+        "django.server": {"handlers": [], "level": _LOG_LEVEL, "propagate": True},
         "django.db.backends": {"level": "WARNING"},
+        # twilio logs every API request and response at INFO.
         "twilio.http_client": {"level": "WARNING"},
     },
 }

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -7,7 +8,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -31,6 +37,28 @@ from schedules.models import (
 from schedules.selectors import schedules_with_rotations, users_on_call
 
 MAX_TURN_HOURS = 24 * 28
+LOCAL_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
+
+
+@extend_schema_field({"type": "string", "pattern": LOCAL_TIME})
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time in the schedule's own time zone: "09:00" or "09:00:00".
+
+    Not OpenAPI's "time" format, which requires a UTC offset: an offset would be
+    meaningless here (09:00 in Europe/London is +00:00 in winter, +01:00 in summer), so
+    one is refused rather than silently dropped."""
+
+    default_error_messages = {
+        "invalid": (
+            "Give a local time as HH:MM (or HH:MM:SS) without a UTC offset: it is read in "
+            "the schedule's time zone."
+        )
+    }
+
+    def to_internal_value(self, value: Any) -> Any:
+        if not isinstance(value, str) or not re.fullmatch(LOCAL_TIME, value):
+            self.fail("invalid")
+        return super().to_internal_value(value)
 
 
 # ------------------------------------------------------------------------ schedules: out
@@ -38,6 +66,9 @@ MAX_TURN_HOURS = 24 * 28
 
 class LayerSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     users = serializers.SerializerMethodField()
+    handoff_time = LocalTimeField(help_text="Local time of day when the turn passes on.")
+    restrict_start = LocalTimeField(allow_null=True)
+    restrict_end = LocalTimeField(allow_null=True)
 
     class Meta:
         model = Layer
@@ -74,6 +105,14 @@ class ScheduleSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 # ------------------------------------------------------------------------- schedules: in
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "enum": [oncall.DAILY, oncall.WEEKLY]},
+            {"type": "integer", "minimum": 1, "maximum": MAX_TURN_HOURS},
+        ]
+    }
+)
 class TurnField(serializers.Field):  # type: ignore[type-arg]
     """ "daily", "weekly", or a whole number of hours; parsed to (turn, turn_hours)."""
 
@@ -106,15 +145,15 @@ class LayerInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
         validators=[validate_schedule_date],
     )
     turn = TurnField(help_text='"daily", "weekly" or a number of hours.')
-    handoff_time = serializers.TimeField(help_text="Local time of the handoff, HH:MM.")
+    handoff_time = LocalTimeField(help_text="Local time of the handoff, HH:MM.")
     users = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID), allow_empty=False
     )
     restrict_weekdays = serializers.ListField(
         child=serializers.IntegerField(min_value=0, max_value=6), required=False, default=list
     )
-    restrict_start = serializers.TimeField(required=False, allow_null=True, default=None)
-    restrict_end = serializers.TimeField(required=False, allow_null=True, default=None)
+    restrict_start = LocalTimeField(required=False, allow_null=True, default=None)
+    restrict_end = LocalTimeField(required=False, allow_null=True, default=None)
 
     def validate_users(self, value: list[int]) -> list[int]:
         known = set(User.objects.filter(pk__in=value).values_list("pk", flat=True))
@@ -183,6 +222,9 @@ ONCALL_RESPONSE = inline_serializer(
 )
 
 
+CALENDAR_URL = inline_serializer(name="CalendarUrl", fields={"url": serializers.URLField()})
+
+
 class ScheduleViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
     """On-call schedules. POST {"name", "time_zone", "layers": [...]} creates one (admins);
     responders and admins add overrides; everyone signed in reads."""
@@ -194,6 +236,8 @@ class ScheduleViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):  
         # A responder covering someone's shift is normal; changing the rotation is not.
         if self.action == "overrides":
             return [ResponderOrReadOnly()]
+        if self.action == "rotate_my_calendar":  # everyone owns their own feed
+            return [permissions.IsAuthenticated()]
         return [AdminOrReadOnly()]
 
     def get_queryset(self) -> QuerySet[Schedule]:
@@ -213,7 +257,13 @@ class ScheduleViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):  
     @extend_schema(
         methods=["post"], request=OverrideSerializer, responses={201: OverrideSerializer}
     )
-    @action(detail=True, methods=["get", "post"], serializer_class=OverrideSerializer)
+    # A plain list, not a page: the schema says so too.
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        serializer_class=OverrideSerializer,
+        pagination_class=None,
+    )
     def overrides(self, request: Request, pk: str | None = None) -> Response:
         """GET lists the schedule's overrides; POST {"user", "start", "end"} adds one."""
         schedule = self.get_object()
@@ -249,16 +299,30 @@ class ScheduleViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):  
             }
         )
 
-    @extend_schema(
-        request=None,
-        responses=inline_serializer(name="CalendarUrl", fields={"url": serializers.URLField()}),
-    )
+    @extend_schema(request=None, responses=CALENDAR_URL)
     @action(detail=False, methods=["get"], url_path="my-calendar")
     def my_calendar(self, request: Request) -> Response:
         """The secret iCal URL of the caller's own shifts across all schedules."""
         user = request.user
         assert isinstance(user, User)  # IsAuthenticated ran first
         return Response({"url": feed_url("user", user.ical_token)})
+
+    @extend_schema(request=None, responses=CALENDAR_URL)
+    @action(detail=False, methods=["post"], url_path="my-calendar/rotate")
+    def rotate_my_calendar(self, request: Request) -> Response:
+        """A new secret URL for the caller's own iCal feed; the old one answers 404."""
+        user = request.user
+        assert isinstance(user, User)  # IsAuthenticated ran first
+        services.user_rotate_feed(actor=user, user=user)
+        return Response({"url": feed_url("user", user.ical_token)})
+
+    @extend_schema(request=None, responses=ScheduleSerializer)
+    @action(detail=True, methods=["post"], url_path="rotate-feed")
+    def rotate_feed(self, request: Request, pk: str | None = None) -> Response:
+        """A new secret URL for the schedule's iCal feed (admins); the old one answers
+        404. Answers the schedule with its new ``ical_url``."""
+        schedule = services.schedule_rotate_feed(actor=request.user, schedule=self.get_object())
+        return Response(self.get_serializer(schedule).data)
 
 
 # ---------------------------------------------------------------------------- escalation

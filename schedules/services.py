@@ -20,6 +20,7 @@ from schedules.models import (
     LayerMember,
     Override,
     Schedule,
+    new_secret,
 )
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ ADDED_STEP = "added step"
 CHANGED_STEP = "changed step"
 REMOVED_STEP = "removed step"
 MOVED_STEP = "moved step"
+ROTATED_FEED = "rotated calendar URL"
 
 
 # ----------------------------------------------------------------------------- schedules
@@ -91,6 +93,39 @@ def schedule_delete(*, actor: Actor, schedule: Schedule) -> None:
             audit.record(actor, audit.DELETED, layer, before=audit.snapshot(layer))
         audit.record(actor, audit.DELETED, current, before=audit.snapshot(current))
         current.delete()
+
+
+# -------------------------------------------------------------------------- calendar feeds
+
+
+def _rotate_feed(*, actor: Actor, model: type[Schedule] | type[User], pk: int) -> str:
+    """A new secret feed token for the schedule or user ``pk``; returns it."""
+    with transaction.atomic():
+        current = model.objects.select_for_update().get(pk=pk)
+        old = current.ical_token
+        current.ical_token = new_secret()
+        current.save(update_fields=["ical_token"])
+        # The audit log shows that the URL changed, never a usable URL.
+        audit.record(
+            actor,
+            ROTATED_FEED,
+            current,
+            before={"calendar_url": audit.mask_secret(old)},
+            after={"calendar_url": audit.mask_secret(current.ical_token)},
+        )
+    return current.ical_token
+
+
+def schedule_rotate_feed(*, actor: Actor, schedule: Schedule) -> Schedule:
+    """Give the schedule's iCal feed a new secret URL; the old one answers 404 at once."""
+    schedule.ical_token = _rotate_feed(actor=actor, model=Schedule, pk=schedule.pk)
+    return schedule
+
+
+def user_rotate_feed(*, actor: Actor, user: User) -> User:
+    """Give ``user``'s personal iCal feed a new secret URL; the old one answers 404."""
+    user.ical_token = _rotate_feed(actor=actor, model=User, pk=user.pk)
+    return user
 
 
 # -------------------------------------------------------------------------------- layers

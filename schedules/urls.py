@@ -11,6 +11,7 @@ schedule_patterns = (
         path("<int:pk>/", views.schedule_detail, name="detail"),
         path("<int:pk>/edit/", views.schedule_edit, name="edit"),
         path("<int:pk>/delete/", views.schedule_delete, name="delete"),
+        path("<int:pk>/rotate-feed/", views.schedule_rotate_feed, name="rotate-feed"),
         path("<int:pk>/layers/new/", views.layer_create, name="layer-create"),
         path("<int:pk>/layers/<int:layer_pk>/", views.layer_edit, name="layer-edit"),
         path("<int:pk>/layers/<int:layer_pk>/delete/", views.layer_delete, name="layer-delete"),

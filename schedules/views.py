@@ -479,6 +479,17 @@ def override_delete(request: HttpRequest, pk: int, override_pk: int) -> HttpResp
     return redirect("schedules:detail", pk)
 
 
+@role_required(ADMIN)
+@require_POST
+def schedule_rotate_feed(request: HttpRequest, pk: int) -> HttpResponse:
+    schedule = get_object_or_404(Schedule, pk=pk)
+    services.schedule_rotate_feed(actor=request.user, schedule=schedule)
+    messages.success(
+        request, "The calendar feed has a new URL; the old one stopped working. Subscribe again."
+    )
+    return redirect(reverse("schedules:detail", args=[pk]) + "#calendar-feed")
+
+
 # ---------------------------------------------------------------------------
 # Escalation policies
 

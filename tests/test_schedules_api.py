@@ -143,6 +143,8 @@ def test_a_bad_schedule_is_refused_naming_the_field(
         ({"users": [999_999]}, "users", "999999"),
         ({"users": []}, "users", ""),
         ({"handoff_time": "25:00"}, "handoff_time", ""),
+        ({"handoff_time": "09:00+01:00"}, "handoff_time", "without a UTC offset"),
+        ({"restrict_start": "08:00Z"}, "restrict_start", "schedule's time zone"),
         ({"restrict_weekdays": [7]}, "restrict_weekdays", ""),
     ],
 )
@@ -360,3 +362,22 @@ def test_the_schema_still_builds_with_the_new_actions(api: Client) -> None:
     assert "/api/v1/schedules/{id}/oncall/" in paths
     assert "post" in paths["/api/v1/schedules/{id}/overrides/"]
     assert "put" in paths["/api/v1/escalation-policies/{id}/"]
+
+
+def test_the_schema_describes_what_the_answers_hold(api: Client, people: list[Any]) -> None:
+    """Local times are HH:MM[:SS] without an offset, the overrides list is a plain list,
+    verify's refusal has its own body: as the answers are (tests/test_openapi_conformance.py
+    checks every operation)."""
+    schema = body(api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json"))
+    layer = schema["components"]["schemas"]["Layer"]["properties"]["handoff_time"]
+    overrides = schema["paths"]["/api/v1/schedules/{id}/overrides/"]["get"]["responses"]["200"]
+    verify = schema["paths"]["/api/v1/me/contact-methods/{id}/verify/"]["post"]["responses"]
+
+    assert "format" not in layer and layer["pattern"].startswith("^([01][0-9]|2[0-3])")
+    assert overrides["content"]["application/json"]["schema"]["type"] == "array"
+    assert verify["400"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/VerifyResult"
+    }
+    created = london_schedule(api, people)
+    assert created["layers"][0]["handoff_time"] == "09:00:00"
+    assert body(api.get(f"/api/v1/schedules/{created['id']}/overrides/")) == []

@@ -153,10 +153,13 @@ def test_the_schema_documents_the_request_and_both_answers() -> None:
     assert set(components[request.rsplit("/", 1)[1]]["required"]) == {"pattern", "events"}
     ok = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     assert set(components[ok.rsplit("/", 1)[1]]["properties"]) == {"valid", "matches"}
-    bad = operation["responses"]["400"]["content"]["application/json"]["schema"]["$ref"]
+    # 400: an invalid pattern, or (a malformed body) DRF's field errors.
+    refusal = operation["responses"]["400"]["content"]["application/json"]["schema"]["$ref"]
+    bad, field_errors = (one["$ref"] for one in components[refusal.rsplit("/", 1)[1]]["oneOf"])
     assert set(components[bad.rsplit("/", 1)[1]]["properties"]) == {
         "valid",
         "error",
         "position",
     }
+    assert field_errors == "#/components/schemas/ValidationError"
     assert [w for w in warnings if "aws/api.py" in w or "FilterPattern" in w] == []

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,3 +65,17 @@ def browser_page(chromium: Any, live_server: Any) -> Iterator[Any]:
 def shot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def demo(transactional_db: Any, settings: Any, live_server: Any) -> None:
+    """The demo data of `make run`, and one alarm escalated to alice through it."""
+    settings.KLAXON_BASE_URL = live_server.url
+    call_command("seed_demo", "--history", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    from accounts.models import User
+    from integrations.models import Integration
+    from integrations.services import integration_send_test_alert
+
+    integration = Integration.objects.get()
+    admin = User.objects.get(username="admin")
+    integration_send_test_alert(integration=integration, user=admin)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 
 from incidents.models import Incident
 from tests.browser.conftest import shot
@@ -25,20 +24,6 @@ PAGES = {
     "audit-log": "/audit/",
     "profile": "/profile/",
 }
-
-
-@pytest.fixture
-def demo(transactional_db: Any, settings: Any, live_server: Any) -> None:
-    """The demo data of `make run`, and one alarm escalated to alice through it."""
-    settings.KLAXON_BASE_URL = live_server.url
-    call_command("seed_demo", "--history", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    from accounts.models import User
-    from integrations.models import Integration
-    from integrations.services import integration_send_test_alert
-
-    integration = Integration.objects.get()
-    admin = User.objects.get(username="admin")
-    integration_send_test_alert(integration=integration, user=admin)
 
 
 def test_main_pages_fit_a_phone_and_show_no_error(browser_page: Any, demo: None) -> None:

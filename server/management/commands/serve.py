@@ -23,6 +23,8 @@ def child_specs(
             python, "-m", "gunicorn", "config.wsgi:application",
             "--bind", bind, "--workers", str(web_workers),
             "--access-logfile", "-", "--graceful-timeout", "5",
+            # Secret path segments (integration and feed tokens) masked in the log.
+            "--logger-class", "config.access_log.MaskingLogger",
         ],
     )  # fmt: skip
     worker = ChildSpec(
