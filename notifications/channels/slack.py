@@ -209,7 +209,9 @@ def _channel_error(exc: Exception) -> ChannelError:
         response = exc.response
         status = int(getattr(response, "status_code", 0) or 0)
         data = response.data if isinstance(response.data, dict) else {}
-        error = str(data.get("error") or f"http_{status}")
+        error = str(data.get("error") or "")
+        if not re.fullmatch(r"[a-z_]{1,64}", error):  # e.g. an HTML error page's summary
+            error = f"http_{status}"
         headers = {str(k).lower(): str(v) for k, v in (response.headers or {}).items()}
         said = f"Slack answered {error}"
         if status == 429 or status >= 500 or error in TRANSIENT_ERRORS:
