@@ -6,7 +6,7 @@
   Grafana's ``alert.values`` is the alert's values.
 - Bounded work: the size of any string or list built while rendering (``*``, ``**``,
   ``%``, ``+``, ``str.format``, padding, ``replace``, ``join``, namespace values),
-  ``range()`` length, total loop iterations, and a wall-clock limit. The clock is checked
+  ``range()`` length, total loop iterations, and a time limit. The clock is checked
   cooperatively (each loop step, call, filter and output chunk), so no thread is ever
   interrupted from outside; every construct that could spin without passing a check (a
   loop, a call) passes one. Every ``{% for %}`` is rewritten at compile time to draw from
@@ -93,18 +93,33 @@ class TemplateError(Exception):
 
 
 class _Budget:
-    """The work one render may still do: a deadline and a loop-iteration allowance."""
+    """The work one render may still do: a deadline and a loop-iteration allowance.
 
-    __slots__ = ("deadline", "iterations", "time_limit")
+    The limit is wall-clock time, checked on the cheap monotonic clock. A busy machine
+    must not fail healthy templates, though: once the deadline passes, the thread's CPU
+    clock says whether the render itself used the time or was waiting for a CPU; only
+    waiting extends the deadline, and never past ten times the limit.
+    """
+
+    __slots__ = ("cpu_start", "deadline", "hard_deadline", "iterations", "time_limit")
 
     def __init__(self, time_limit: float) -> None:
+        now = time.monotonic()
         self.time_limit = time_limit
-        self.deadline = time.monotonic() + time_limit
+        self.deadline = now + time_limit
+        self.hard_deadline = now + 10 * time_limit
+        self.cpu_start = time.thread_time()
         self.iterations = 0
 
     def check(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise TemplateError(f"took longer than {self.time_limit * 1000:g} ms; stopped")
+        now = time.monotonic()
+        if now <= self.deadline:
+            return
+        used = time.thread_time() - self.cpu_start
+        if used < self.time_limit and now < self.hard_deadline:
+            self.deadline = now + (self.time_limit - used)
+            return
+        raise TemplateError(f"took longer than {self.time_limit * 1000:g} ms; stopped")
 
     def step(self) -> None:
         self.iterations += 1

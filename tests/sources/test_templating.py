@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from integrations.sources.events import AlertEvent
+from integrations.template_sandbox import limits
 from integrations.templating import (
     MAX_OUTPUT_CHARS,
     MAX_SOURCE_CHARS,
@@ -391,3 +392,21 @@ def test_json_keys_win_over_dict_methods() -> None:
 def test_printing_a_function_is_an_error_not_its_repr() -> None:
     assert "is a function" in error("{{ payload.keys }}").message
     assert out("{{ payload.alert.keys() | list | length }}") == "2"
+
+
+def test_time_spent_waiting_for_a_cpu_does_not_fail_a_template() -> None:
+    with limits(0.01) as allowance:
+        time.sleep(0.03)  # descheduled: no CPU used by this thread
+        allowance.check()  # not the template's fault: no error
+        spin_until = time.thread_time() + 0.02
+        while time.thread_time() < spin_until:  # the template's own work
+            pass
+        with pytest.raises(TemplateError, match="took longer than 10 ms"):
+            allowance.check()
+
+
+def test_waiting_never_stretches_the_limit_past_ten_times() -> None:
+    with limits(0.01) as allowance:
+        time.sleep(0.11)
+        with pytest.raises(TemplateError, match="took longer"):
+            allowance.check()
