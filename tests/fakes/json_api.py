@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 
@@ -78,7 +78,7 @@ class FakeJsonApi:
                 return Reply(404, {"message": f"Nothing at {parts.path}"})
         return Reply(404, {"message": f"No route for {parts.path}"})
 
-    def start(self) -> FakeJsonApi:
+    def start(self) -> Self:
         fake = self
 
         class RequestHandler(BaseHTTPRequestHandler):
