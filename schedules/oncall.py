@@ -22,6 +22,26 @@ Rules (see also ``schedules.models``):
 * "The answer" is the pair (user ids, source). A change of either is a change: it is
   where ``final_shifts`` starts a new segment and what ``until``/``since`` point at.
 
+Extensions (each defaults to the behaviour above; the importers need them to express
+Opsgenie and Grafana OnCall schedules exactly):
+
+* ``turn_length``: a daily or weekly turn lasts that many days or weeks.
+* ``user_ids`` may hold ``NOBODY`` (0; database ids start at 1): nobody is on call in
+  that turn (a gap in the rotation).
+* ``windows``: the restriction as several weekly windows (e.g. Monday 09:00 to Friday
+  17:00, Saturday 10:00 to 14:00) instead of one set of weekdays with one time window.
+  A window runs from ``start`` on ``start_day`` to the next ``end`` on ``end_day``; the
+  same day and time at both ends is the whole week. Not combined with ``restrict_*``.
+* ``begin``/``end``: the layer only has someone from ``begin`` and before ``end``
+  (instants); turns are still counted from ``start``.
+* ``time_zone`` on a layer: its turns and windows follow that zone, not the schedule's.
+* ``ties="together"`` on the schedule: all layers at the winning position that have
+  someone are on call together (users in layer order, sources joined by " + "), instead
+  of the first listed only.
+* An override for ``NOBODY`` puts nobody on call; an override naming ``layers``
+  only replaces those layers' users, and only where those layers have someone (its
+  source is "override"); overrides without ``layers`` win over everything as above.
+
 Local times that do not exist (spring-forward gaps) are read with the offset in force
 before the change; repeated local times (fall-back) mean their first occurrence.
 """
@@ -29,7 +49,7 @@ before the change; repeated local times (fall-back) mean their first occurrence.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -39,6 +59,10 @@ WEEKLY = "weekly"
 HOURS = "hours"
 TURNS = (DAILY, WEEKLY, HOURS)
 OVERRIDE_SOURCE = "override"
+TIES_FIRST = "first"
+TIES_TOGETHER = "together"
+TIES = (TIES_FIRST, TIES_TOGETHER)
+NOBODY = 0  # a user id that is nobody: a gap in a rotation, an override for no one
 
 # How far past the last scheduled event ``who_is_on_call`` looks for the next change
 # before it says "never". Only reached by rotations that provably change but very
@@ -48,6 +72,16 @@ _FIRST_WINDOW = timedelta(days=2)
 # How far back `since` looks; an answer unchanged for longer reports since=None.
 SINCE_HORIZON = timedelta(days=400)
 _TICK = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class WeeklyWindow:
+    """From ``start`` on ``start_day`` to the next ``end`` on ``end_day`` (0 = Monday)."""
+
+    start_day: int
+    start: time
+    end_day: int
+    end: time
 
 
 @dataclass(frozen=True)
@@ -62,6 +96,11 @@ class LayerSpec:
     restrict_weekdays: tuple[int, ...] = ()
     restrict_start: time | None = None
     restrict_end: time | None = None
+    turn_length: int = 1
+    windows: tuple[WeeklyWindow, ...] = ()
+    begin: datetime | None = None
+    end: datetime | None = None
+    time_zone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +108,7 @@ class OverrideSpec:
     user_id: int
     start: datetime
     end: datetime
+    layers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +116,7 @@ class ScheduleSpec:
     time_zone: str
     layers: tuple[LayerSpec, ...]
     overrides: tuple[OverrideSpec, ...] = ()
+    ties: str = TIES_FIRST
 
 
 @dataclass(frozen=True)
@@ -116,15 +157,27 @@ class _Rotation:
             raise ValueError(f"unknown turn {layer.turn!r}; expected one of {TURNS}")
         if layer.turn == HOURS and (layer.turn_hours is None or layer.turn_hours < 1):
             raise ValueError("an 'hours' turn needs turn_hours >= 1")
+        if layer.turn_length < 1 or (layer.turn == HOURS and layer.turn_length != 1):
+            raise ValueError("turn_length is a whole number of days or weeks (>= 1)")
+        restricted_by_day = bool(layer.restrict_weekdays) or layer.restrict_start is not None
+        if layer.windows and (restricted_by_day or layer.restrict_end is not None):
+            raise ValueError("a layer is restricted by windows or by weekdays/times, not both")
         self.layer = layer
-        self.tz = tz
-        self.first = _local_to_utc(layer.start, layer.handoff_time, tz)
-        self.step_days = 7 if layer.turn == WEEKLY else 1
+        self.tz = ZoneInfo(layer.time_zone) if layer.time_zone else tz
+        self.first = _local_to_utc(layer.start, layer.handoff_time, self.tz)
+        self.begin = _as_utc(layer.begin, "layer begin") if layer.begin else None
+        self.end = _as_utc(layer.end, "layer end") if layer.end else None
+        # Before this instant the layer has nobody: its first turn or its begin.
+        self.opens = max(self.first, self.begin) if self.begin else self.first
+        self.step_days = (7 if layer.turn == WEEKLY else 1) * layer.turn_length
         self.step_hours = timedelta(hours=layer.turn_hours or 1)
         self.weekdays = set(layer.restrict_weekdays) or set(range(7))
         open_, close = layer.restrict_start, layer.restrict_end
         all_day = (open_ is None and close is None) or (open_ is not None and open_ == close)
-        self.unrestricted = all_day and len(self.weekdays) == 7
+        self.unrestricted = all_day and len(self.weekdays) == 7 and not layer.windows
+        people = set(layer.user_ids)
+        self.staffed = bool(people - {NOBODY})
+        self.single_user = len(people) == 1 and self.staffed
 
     def boundary(self, k: int) -> datetime:
         """Start of turn k (turn 0 is the first)."""
@@ -158,6 +211,8 @@ class _Rotation:
 
     def windows(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
         """Disjoint, sorted UTC intervals in which the restriction lets the layer work."""
+        if self.layer.windows:
+            return _merged(self._weekly_windows(start, end))
         layer = self.layer
         open_at = layer.restrict_start or time(0)
         close_at = layer.restrict_end or time(0)
@@ -172,24 +227,56 @@ class _Rotation:
                 close_day = day if closes_same_day else day + timedelta(days=1)
                 upper = _local_to_utc(close_day, close_at, self.tz)
                 if upper > start and lower < end and upper > lower:
-                    if found and lower <= found[-1][1]:
-                        found[-1] = (found[-1][0], max(found[-1][1], upper))
-                    else:
-                        found.append((lower, upper))
+                    found.append((lower, upper))
+            day += timedelta(days=1)
+        return _merged(found)
+
+    def _weekly_windows(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        found: list[tuple[datetime, datetime]] = []
+        # A window opens at most a week before it closes: start looking 8 days back.
+        day = start.astimezone(self.tz).date() - timedelta(days=8)
+        last = end.astimezone(self.tz).date() + timedelta(days=1)
+        while day <= last:
+            for window in self.layer.windows:
+                if day.weekday() != window.start_day:
+                    continue
+                ahead = (window.end_day - window.start_day) % 7
+                if ahead == 0 and window.end <= window.start:
+                    ahead = 7
+                lower = _local_to_utc(day, window.start, self.tz)
+                upper = _local_to_utc(day + timedelta(days=ahead), window.end, self.tz)
+                if upper > start and lower < end and upper > lower:
+                    found.append((lower, upper))
             day += timedelta(days=1)
         return found
 
     def shifts(self, start: datetime, end: datetime) -> list[Shift]:
         users = self.layer.user_ids
-        if not users or start >= end:
+        if self.begin is not None:
+            start = max(start, self.begin)
+        if self.end is not None:
+            end = min(end, self.end)
+        if not self.staffed or start >= end:
             return []
         turns = [
-            Shift(lower, upper, (users[k % len(users)],), self.layer.name)
+            Shift(lower, upper, (user,), self.layer.name)
             for k, lower, upper in self.turns(start, end)
+            if (user := users[k % len(users)]) != NOBODY
         ]
         if self.unrestricted:
             return turns
         return _intersect(turns, self.windows(start, end))
+
+
+def _merged(intervals: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Sorted, overlapping or touching intervals joined."""
+    result: list[tuple[datetime, datetime]] = []
+    for lower, upper in sorted(intervals):
+        if result and lower <= result[-1][1]:
+            result[-1] = (result[-1][0], max(result[-1][1], upper))
+        else:
+            result.append((lower, upper))
+    return result
 
 
 def _intersect(turns: list[Shift], windows: list[tuple[datetime, datetime]]) -> list[Shift]:
@@ -207,47 +294,90 @@ def _intersect(turns: list[Shift], windows: list[tuple[datetime, datetime]]) -> 
     return result
 
 
+def _dedupe(user_ids: Iterable[int]) -> tuple[int, ...]:
+    return tuple(dict.fromkeys(u for u in user_ids if u != NOBODY))
+
+
+def _replace_in_layer(shifts: list[Shift], overrides: Sequence[OverrideSpec]) -> list[Shift]:
+    """A layer's shifts with the overrides naming it put in place, where it has someone."""
+    if not overrides:
+        return shifts
+    result: list[Shift] = []
+    for shift in shifts:
+        cuts = {shift.start, shift.end}
+        for o in overrides:
+            if o.start < shift.end and o.end > shift.start:
+                cuts.update((max(o.start, shift.start), min(o.end, shift.end)))
+        ordered = sorted(cuts)
+        for lower, upper in zip(ordered, ordered[1:], strict=False):
+            covering = [o for o in overrides if o.start <= lower < o.end]
+            if not covering:
+                result.append(Shift(lower, upper, shift.user_ids, shift.source))
+            elif users := _dedupe(o.user_id for o in covering):
+                result.append(Shift(lower, upper, users, OVERRIDE_SOURCE))
+    return result
+
+
 class _Compiled:
     """A schedule prepared once for several questions."""
 
     def __init__(self, schedule: ScheduleSpec) -> None:
+        if schedule.ties not in TIES:
+            raise ValueError(f"unknown ties {schedule.ties!r}; expected one of {TIES}")
         self.tz = ZoneInfo(schedule.time_zone)
+        self.together = schedule.ties == TIES_TOGETHER
         ranked = sorted(enumerate(schedule.layers), key=lambda pair: (-pair[1].position, pair[0]))
         self.rotations = [_Rotation(layer, self.tz) for _, layer in ranked]
-        overrides = [
-            OverrideSpec(o.user_id, _as_utc(o.start, "override start"), _as_utc(o.end, "end"))
-            for o in schedule.overrides
-        ]
-        self.overrides = sorted((o for o in overrides if o.end > o.start), key=lambda o: o.start)
+        names = {layer.name for layer in schedule.layers}
+        overrides: list[OverrideSpec] = []
+        for o in schedule.overrides:
+            for name in set(o.layers) - names:
+                raise ValueError(f"an override names layer {name!r}, not in this schedule")
+            start, end = _as_utc(o.start, "override start"), _as_utc(o.end, "override end")
+            overrides.append(OverrideSpec(o.user_id, start, end, o.layers))
+        kept = sorted((o for o in overrides if o.end > o.start), key=lambda o: o.start)
+        self.all_overrides = kept
+        self.overrides = [o for o in kept if not o.layers]
+        self.scoped = {
+            r.layer.name: [o for o in kept if r.layer.name in o.layers] for r in self.rotations
+        }
 
     def staffed(self) -> list[_Rotation]:
-        return [r for r in self.rotations if r.layer.user_ids]
+        return [r for r in self.rotations if r.staffed]
 
     def earliest_event(self) -> datetime | None:
         """Before this instant nobody is on call (None: nobody ever is)."""
-        starts = [r.first for r in self.staffed()] + [o.start for o in self.overrides]
+        starts = [r.opens for r in self.staffed()] + [o.start for o in self.all_overrides]
         return min(starts, default=None)
 
     def settles_at(self) -> tuple[datetime | None, bool]:
         """(T, constant): after T the answer never changes if ``constant``.
 
-        T is the last override end or first turn, whichever is later. From then on the
-        answer is constant only when the best-ranked staffed layer works around the clock
-        for a single user; any restricted layer above it, or several users, make it
-        change again (its window closes, or the turn passes on).
+        T is the last override end, layer end or first turn, whichever is later. From
+        then on the answer is constant only when the best-ranked layer still running
+        (and, with ties together, every layer sharing its position) works around the
+        clock for a single user; anything else makes it change again (a window closes,
+        a turn passes on).
         """
-        events = [r.first for r in self.staffed()] + [o.end for o in self.overrides]
-        last = max(events, default=None)
         staffed = self.staffed()
-        if not staffed:
+        events = [r.opens for r in staffed] + [r.end for r in staffed if r.end is not None]
+        events += [o.end for o in self.all_overrides]
+        last = max(events, default=None)
+        running = [r for r in staffed if r.end is None]
+        if not running:
             return last, True
-        top = staffed[0]
-        return last, top.unrestricted and len(set(top.layer.user_ids)) == 1
+        top = running[0]
+        peers = [r for r in running if r.layer.position == top.layer.position]
+        deciding = peers if self.together else [top]
+        return last, all(r.unrestricted and r.single_user for r in deciding)
 
     def segments(self, start: datetime, end: datetime) -> list[Shift]:
         if start >= end:
             return []
-        per_layer = [(r.layer.name, r.shifts(start, end)) for r in self.rotations]
+        per_layer = [
+            (r.layer.position, _replace_in_layer(r.shifts(start, end), self.scoped[r.layer.name]))
+            for r in self.rotations
+        ]
         overrides = [o for o in self.overrides if o.end > start and o.start < end]
         points = {start, end}
         for _, shifts in per_layer:
@@ -256,11 +386,11 @@ class _Compiled:
         for o in overrides:
             points.update((max(o.start, start), min(o.end, end)))
         ordered = sorted(points)
-        lookup = [(name, [s.start for s in shifts], shifts) for name, shifts in per_layer]
+        lookup = [(position, [s.start for s in shifts], shifts) for position, shifts in per_layer]
 
         result: list[Shift] = []
         for lower, upper in zip(ordered, ordered[1:], strict=False):
-            users, source = _answer_at(lower, overrides, lookup)
+            users, source = _answer_at(lower, overrides, lookup, self.together)
             if result and result[-1].user_ids == users and result[-1].source == source:
                 result[-1] = Shift(result[-1].start, upper, users, source)
             else:
@@ -271,19 +401,28 @@ class _Compiled:
 def _answer_at(
     at: datetime,
     overrides: Sequence[OverrideSpec],
-    layers: Sequence[tuple[str, list[datetime], list[Shift]]],
+    layers: Sequence[tuple[int, list[datetime], list[Shift]]],
+    together: bool,
 ) -> Answer:
+    covering = [o for o in overrides if o.start <= at < o.end]
+    if covering:
+        return _dedupe(o.user_id for o in covering), OVERRIDE_SOURCE
+    winner: int | None = None
     users: list[int] = []
-    for o in overrides:
-        if o.start <= at < o.end and o.user_id not in users:
-            users.append(o.user_id)
-    if users:
-        return tuple(users), OVERRIDE_SOURCE
-    for name, starts, shifts in layers:
+    sources: list[str] = []
+    for position, starts, shifts in layers:
+        if winner is not None and position != winner:
+            break
         i = bisect.bisect_right(starts, at) - 1
         if i >= 0 and at < shifts[i].end:
-            return shifts[i].user_ids, name
-    return _NOBODY
+            winner = position
+            users.extend(shifts[i].user_ids)
+            sources.append(shifts[i].source)
+            if not together:
+                break
+    if winner is None:
+        return _NOBODY
+    return _dedupe(users), " + ".join(dict.fromkeys(sources))
 
 
 def _key(shift: Shift) -> Answer:
