@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test test-fast lint format migrate demo bench-ingest bench-paging bench-pages screenshots clean
+.PHONY: run test test-fast lint format migrate demo bench-ingest bench-compare bench-paging bench-paging-soak bench-pages screenshots clean
 
 $(VENV)/.installed-base: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,8 +45,16 @@ format: $(VENV)/.installed-dev
 bench-ingest: $(VENV)/.installed-dev
 	$(PY) bench/ingest.py
 
+# Klaxon beside the one-INSERT ceiling and Alerta (made in bench/.alerta-venv on first use).
+bench-compare: $(VENV)/.installed-dev
+	$(PY) bench/compare.py
+
 bench-paging: $(VENV)/.installed-dev
 	$(PY) bench/paging_latency.py
+
+# Issue 15's paging target: 100 incidents/s for 5 minutes, with the workers' memory.
+bench-paging-soak: $(VENV)/.installed-dev
+	$(PY) bench/paging_latency.py --rate 100 --seconds 300
 
 bench-pages: $(VENV)/.installed-dev
 	$(PY) bench/pages.py

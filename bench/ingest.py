@@ -456,6 +456,17 @@ def wait_quiet(timeout: float, threshold: float = 0.10) -> float:
     return busy
 
 
+def add_wait_quiet_argument(parser: argparse.ArgumentParser) -> None:
+    """``--wait-quiet SECONDS``, as every benchmark takes it (see ``wait_quiet``)."""
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait up to this long for the machine to be idle (<10%% busy) before timing",
+    )
+
+
 @dataclass
 class CpuSnapshot:
     server: float
@@ -626,17 +637,23 @@ rows = [
     Integration.objects.create(
         name=name, subscription_status="confirmed", topic_arn={TOPIC_ARN!r}
     )
-    for name in ("bench warm-up", "bench")
+    for name in __NAMES__
 ]
 print("BENCH_JSON=" + json.dumps([[row.pk, row.inbound_path] for row in rows]))
 """
 
 
-def create_integrations(env: dict[str, str]) -> tuple[tuple[int, str], tuple[int, str]]:
-    out = manage(env, "shell", "-c", _CREATE_INTEGRATIONS)
+def create_named_integrations(env: dict[str, str], names: Sequence[str]) -> list[tuple[int, str]]:
+    """One confirmed integration pinned to the benchmark topic per name: (id, inbound path)."""
+    script = _CREATE_INTEGRATIONS.replace("__NAMES__", repr(list(names)))
+    out = manage(env, "shell", "-c", script)
     line = next(x for x in out.splitlines() if x.startswith("BENCH_JSON="))
-    (w_id, w_path), (b_id, b_path) = json.loads(line.removeprefix("BENCH_JSON="))
-    return (int(w_id), str(w_path)), (int(b_id), str(b_path))
+    return [(int(pk), str(path)) for pk, path in json.loads(line.removeprefix("BENCH_JSON="))]
+
+
+def create_integrations(env: dict[str, str]) -> tuple[tuple[int, str], tuple[int, str]]:
+    warm, timed = create_named_integrations(env, ("bench warm-up", "bench"))
+    return warm, timed
 
 
 def free_port() -> int:
@@ -647,13 +664,23 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def gunicorn(
-    cfg: Config, env: dict[str, str], port: int, log_path: Path
+    cfg: Config,
+    env: dict[str, str],
+    port: int,
+    log_path: Path,
+    *,
+    app: str = "config.wsgi:application",
+    python: str = sys.executable,
+    extra: Sequence[str] = (),
+    cwd: Path = ROOT,
 ) -> Iterator[subprocess.Popen[bytes]]:
+    """gunicorn serving ``app`` (Klaxon by default) with ``python`` (bench/compare.py runs
+    other applications from their own virtualenvs with the same settings)."""
     command = [
-        sys.executable,
+        python,
         "-m",
         "gunicorn",
-        "config.wsgi:application",
+        app,
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
@@ -667,8 +694,9 @@ def gunicorn(
     ]
     if cfg.worker_class == "gthread":
         command += ["--threads", str(cfg.threads)]
+    command += extra
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             yield proc
         finally:
@@ -681,7 +709,9 @@ def gunicorn(
                     proc.wait()
 
 
-def wait_healthy(proc: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+def wait_healthy(
+    proc: subprocess.Popen[bytes], port: int, log_path: Path, path: str = "/healthz"
+) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -689,7 +719,7 @@ def wait_healthy(proc: subprocess.Popen[bytes], port: int, log_path: Path) -> No
             raise SystemExit(f"gunicorn exited with status {proc.returncode}")
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
-            conn.request("GET", "/healthz")
+            conn.request("GET", path)
             if conn.getresponse().status == 200:
                 return
         except OSError:
@@ -697,7 +727,7 @@ def wait_healthy(proc: subprocess.Popen[bytes], port: int, log_path: Path) -> No
         finally:
             conn.close()
         time.sleep(0.1)
-    raise SystemExit("gunicorn did not answer /healthz within 60 s")
+    raise SystemExit(f"gunicorn did not answer {path} within 60 s")
 
 
 def wait_workers(master: int, workers: int) -> list[int]:
@@ -912,13 +942,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="config.settings",
         help="DJANGO_SETTINGS_MODULE for the server (default config.settings)",
     )
-    parser.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="wait up to this long for the machine to be idle (<10%% busy) before timing",
-    )
+    add_wait_quiet_argument(parser)
     args = parser.parse_args(argv)
     cfg = Config(**vars(args))
     if cfg.alarms < 1 or cfg.concurrency < 1 or cfg.workers < 1 or cfg.repeats < 0:

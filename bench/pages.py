@@ -59,6 +59,7 @@ from ingest import (  # first of the project's imports: puts the repository root
     Config,
     CpuSnapshot,
     _database_url,
+    add_wait_quiet_argument,
     drop_database,
     free_port,
     gunicorn,
@@ -1044,13 +1045,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="use the database an earlier --keep-db run seeded (migrate + ANALYZE only)",
     )
     parser.add_argument("--strict", action="store_true", help="exit 2 when a page misses")
-    parser.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="wait up to this long for the machine to be idle (<10%% busy) before timing",
-    )
+    add_wait_quiet_argument(parser)
     parser.add_argument("--only", default="", help="time only pages whose name matches REGEX")
     parser.add_argument(
         "--settings", default="config.settings", help="DJANGO_SETTINGS_MODULE for the server"

@@ -45,7 +45,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,6 +60,7 @@ from tests.sns_peer import SnsPeer
 from tests.twilio_server import FakeTwilio
 
 TARGET_P99 = 1.0  # seconds, from the issue
+MEMORY_GROWTH_PCT = 10.0  # issue 15: worker memory flat (within 10 %) over a 5-minute run
 RUN_PREFIX = "run-"
 WARM_PREFIX = "warm-"
 # The SMS text starts "Klaxon #<incident> TRIGGERED: <AlarmName>"; ingest.build_plan names
@@ -93,6 +94,7 @@ class Options:
     worker_loglevel: str
     worker_arg: list[str]
     settings: str
+    port: int = 0
 
     @property
     def alarms(self) -> int:
@@ -147,13 +149,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     )
     parser.add_argument("--keep-db", action="store_true", help="leave the bench DB afterwards")
     parser.add_argument("--strict", action="store_true", help="exit 2 when the target is missed")
-    parser.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="wait up to this long for the machine to be idle (<10%% busy) before timing",
-    )
+    ingest.add_wait_quiet_argument(parser)
     parser.add_argument(
         "--worker-loglevel", default="WARNING", help="Celery worker log level (WARNING)"
     )
@@ -169,6 +165,9 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         default="config.settings",
         help="DJANGO_SETTINGS_MODULE for gunicorn and the worker (config.settings); bench/ "
         "and $PYTHONPATH are importable, for experiments",
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, help="gunicorn's port on 127.0.0.1 (default: a free one)"
     )
     args = parser.parse_args(argv)
     options = Options(**vars(args))
@@ -226,15 +225,36 @@ def create_setup(env: dict[str, str], options: Options) -> tuple[int, str, list[
 def celery_worker(
     options: Options, env: dict[str, str], log_path: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
+    with worker_process(
+        env,
+        log_path,
+        pool=options.pool,
+        concurrency=options.workers,
+        loglevel=options.worker_loglevel,
+        extra=options.worker_arg,
+    ) as proc:
+        yield proc
+
+
+@contextlib.contextmanager
+def worker_process(
+    env: dict[str, str],
+    log_path: Path,
+    *,
+    pool: str = "prefork",
+    concurrency: int = 2,
+    loglevel: str = "WARNING",
+    extra: Sequence[str] = (),
+) -> Iterator[subprocess.Popen[bytes]]:
     """``celery worker`` as `manage.py serve` runs it (prefork, -Q critical,celery), without
     beat, heartbeat, gossip and mingle (one worker; they only add chatter). In its own
     session, so that it and its pool processes can be stopped together, even on Ctrl-C."""
     command = [
         sys.executable, "-m", "celery", "-A", "config", "worker",
-        "--pool", options.pool, "--concurrency", str(options.workers),
-        "-Q", WORKER_QUEUES, "--loglevel", options.worker_loglevel,
+        "--pool", pool, "--concurrency", str(concurrency),
+        "-Q", WORKER_QUEUES, "--loglevel", loglevel,
         "--without-heartbeat", "--without-gossip", "--without-mingle",
-        *options.worker_arg,
+        *extra,
     ]  # fmt: skip
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -417,11 +437,11 @@ def wait_for_sms(fake: FakeTwilio, prefix: str, wanted: set[int], timeout: float
 # --------------------------------------------------------------------------- monitoring
 
 
-def queue_depths(client: redis.Redis) -> tuple[int, int]:
-    """(messages waiting in the "critical" queue, messages delivered to a worker and not
-    yet acknowledged, which includes every eta'd task it holds). kombu's Redis transport
+def queue_depths(client: redis.Redis, queue: str = "critical") -> tuple[int, int]:
+    """(messages waiting in ``queue``, messages delivered to a worker and not yet
+    acknowledged, which includes every eta'd task it holds). kombu's Redis transport
     keeps a queue as lists (one per priority step) and unacked messages in a hash."""
-    names = ["critical", *(f"critical\x06\x16{p}" for p in range(1, 10))]
+    names = [queue, *(f"{queue}\x06\x16{p}" for p in range(1, 10))]
     with client.pipeline(transaction=False) as pipe:
         for name in names:
             pipe.llen(name)
@@ -430,21 +450,58 @@ def queue_depths(client: redis.Redis) -> tuple[int, int]:
     return sum(counts[:-1]), counts[-1]
 
 
-class Monitor(threading.Thread):
-    """Samples the broker every 0.25 s and prints progress every 5 s."""
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
-    def __init__(self, client: redis.Redis, shots: Sequence[Shot], fake: FakeTwilio) -> None:
+
+def resident_bytes(pids: Iterable[int]) -> int:
+    """The processes' resident set size (RSS) added up; a process gone counts 0."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE_SIZE
+    return total
+
+
+@dataclass
+class MemorySamples:
+    """RSS of each group of worker processes, sampled about once a second."""
+
+    groups: dict[str, list[int]]  # label -> pids
+    samples: list[tuple[float, dict[str, int]]] = field(default_factory=list)
+
+    def take(self) -> dict[str, int]:
+        sample = {label: resident_bytes(pids) for label, pids in self.groups.items()}
+        self.samples.append((time.time(), sample))
+        return sample
+
+
+class Monitor(threading.Thread):
+    """Samples the broker every 0.25 s and the workers' memory every second; prints
+    progress every 5 s."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        shots: Sequence[Shot],
+        fake: FakeTwilio,
+        memory: MemorySamples | None = None,
+    ) -> None:
         super().__init__(daemon=True)
         self.client = client
         self.shots = shots
         self.fake = fake
+        self.memory = memory or MemorySamples({})
         self.stop = threading.Event()
         self.samples: list[tuple[float, int, int]] = []  # (time.time(), waiting, unacked)
         self.began = time.time()
 
     def run(self) -> None:
-        last_print = time.monotonic()
+        last_print = last_memory = time.monotonic()
+        rss = sum(self.memory.take().values())
         while not self.stop.wait(0.25):
+            if time.monotonic() - last_memory >= 1:
+                last_memory = time.monotonic()
+                rss = sum(self.memory.take().values())
             try:
                 waiting, unacked = queue_depths(self.client)
             except redis.RedisError:
@@ -457,9 +514,10 @@ class Monitor(threading.Thread):
                 print(
                     f"  {time.time() - self.began:5.1f} s: {answered} alarms answered, "
                     f"{sms} SMS received; queue critical {waiting} waiting, "
-                    f"{unacked} unacked",
+                    f"{unacked} unacked; worker RSS {rss / 2**20:.0f} MiB",
                     flush=True,
                 )
+        self.memory.take()  # the end of the run
 
 
 # --------------------------------------------------------------------------- analysis
@@ -622,7 +680,7 @@ def _run(
     )
 
     app = Celery("bench-paging", broker=cfg.broker, backend=cfg.broker)
-    port = ingest.free_port()
+    port = options.port or ingest.free_port()
     web_log, worker_log = tmp / "gunicorn.log", tmp / "worker.log"
     with (
         ingest.gunicorn(cfg, env, port, web_log) as web,
@@ -667,7 +725,13 @@ def _run(
         before = CpuSnapshot.take([], [])
         print(f"timed run: {options.alarms} alarms at {options.rate:g}/s")
         shots = [Shot(i) for i in range(len(requests))]
-        monitor = Monitor(broker, shots, fake)
+        memory = MemorySamples(
+            {
+                "celery worker (main process)": [worker.pid],
+                f"celery pool ({len(pool_pids)} processes)": pool_pids,
+            }
+        )
+        monitor = Monitor(broker, shots, fake, memory)
         monitor.start()
         try:
             traffic = run_open_loop(
@@ -713,7 +777,47 @@ def _run(
         waited=waited,
         speed=(speed, speed_after),
         task_times=task_times,
+        memory=memory,
     )
+
+
+def report_memory(memory: MemorySamples) -> dict[str, float | str | None]:
+    """Prints the worker processes' RSS over the run (start, end, max, growth) against the
+    target "worker memory flat (within 10 %)"; returns the figures for BENCH_RESULT."""
+    if len(memory.samples) < 2:
+        return {}
+    seconds = memory.samples[-1][0] - memory.samples[0][0]
+    print(
+        f"\nworker memory (RSS, {len(memory.samples)} samples over {seconds:.0f} s, from the "
+        "start of the run to the last SMS)"
+    )
+    series = {label: [sample[label] for _, sample in memory.samples] for label in memory.groups}
+    series["all worker processes"] = [sum(sample.values()) for _, sample in memory.samples]
+    for label, values in series.items():
+        print(
+            f"  {label:<38} start {values[0] / 2**20:7.1f} MiB  end {values[-1] / 2**20:7.1f} "
+            f"MiB  max {max(values) / 2**20:7.1f} MiB  growth {_growth(values):+.1f} %"
+        )
+    total = series["all worker processes"]
+    # Judged per group: the pool's pages shared with the main process would dilute the
+    # main process's growth (where held eta messages live) in the total.
+    growth = max(_growth(values) for values in series.values())
+    flat = growth <= MEMORY_GROWTH_PCT
+    print(
+        f"  {'PASS' if flat else 'FAIL'}: worker memory flat (each line's growth from start "
+        f"to end <= {MEMORY_GROWTH_PCT:.0f} %; the target is for a 5-minute run)"
+    )
+    return {
+        "worker_rss_start_mib": round(total[0] / 2**20, 1),
+        "worker_rss_end_mib": round(total[-1] / 2**20, 1),
+        "worker_rss_max_mib": round(max(total) / 2**20, 1),
+        "worker_rss_growth_pct": round(growth, 1),
+        "memory_flat": "PASS" if flat else "FAIL",
+    }
+
+
+def _growth(values: Sequence[int]) -> float:
+    return 100 * (values[-1] - values[0]) / max(1, values[0])
 
 
 _SUCCEEDED = re.compile(r"Task ([\w.]+)\[[^\]]+\] succeeded in ([\d.eE+-]+)s")
@@ -751,6 +855,7 @@ def report(
     waited: float,
     speed: tuple[float, float],
     task_times: dict[str, list[float]],
+    memory: MemorySamples | None = None,
 ) -> int:
     target = options.target_ms / 1000
     ok = traffic.ok
@@ -859,6 +964,7 @@ def report(
         + ", ".join(f"{k} {split.get(k, 0.0):.2f}" for k in ("user", "system", "softirq", "steal"))
     )
     print(f"  speed index before / after: {speed[0]:.1f} / {speed[1]:.1f} ms")
+    growth = report_memory(memory or MemorySamples({}))
 
     answered_all = len(ok) == len(traffic.shots)
     passed = answered_all and not found.duplicates and p99 <= target
@@ -898,6 +1004,7 @@ def report(
         "duplicates": found.duplicates,
         "speed_index_ms": round(speed[0], 1),
         "result": "PASS" if passed else "FAIL",
+        **growth,
     }
     print("BENCH_RESULT " + json.dumps(summary))
     if not answered_all or found.duplicates:
