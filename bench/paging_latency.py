@@ -189,7 +189,7 @@ _SETUP = """
 import json
 from accounts.contacts import create_responder
 from integrations.models import Integration
-from schedules.models import EscalationPolicy, EscalationStep
+from escalation.models import EscalationPolicy, EscalationStep
 users = [
     create_responder(
         username=f"oncall{i}", email=f"oncall{i}@example.com", phone=f"+1500555{i:04d}"

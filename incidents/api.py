@@ -17,7 +17,8 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from accounts.roles import NotAllowed, ResponderOrReadOnly
-from incidents import escalation, selectors, services
+from escalation.engine import escalation_escalate_now
+from incidents import selectors, services
 from incidents.models import Incident, IncidentEvent
 
 
@@ -146,7 +147,7 @@ class IncidentViewSet(
         of its policy has run, or its integration has no policy."""
         incident = self.get_object()
         try:
-            escalated = escalation.escalation_escalate_now(
+            escalated = escalation_escalate_now(
                 incident_id=incident.pk, user=_actor(request), channel="api"
             )
         except NotAllowed as refusal:

@@ -214,13 +214,6 @@ class OnCallPanel:
     my_shifts: list[UpcomingShift]
 
 
-def _zone(schedule: Schedule) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(schedule.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
 def _could_be_on_call(schedule: Schedule, user_id: int) -> bool:
     """From the prefetched rows: is ``user_id`` in a layer or an override at all?"""
     return any(
@@ -242,7 +235,7 @@ def oncall_panel(
     answers: list[tuple[Schedule, zoneinfo.ZoneInfo, OnCall | None, str]] = []
     mine: list[UpcomingShift] = []
     for schedule in schedules_with_rotations().order_by("name", "pk"):
-        zone = _zone(schedule)
+        zone = schedule.zone
         try:
             spec = schedule_spec(schedule)
             answer = who_is_on_call(spec, now)

@@ -15,8 +15,8 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from escalation.engine import escalation_enqueue_step, new_escalation_token
 from incidents import permissions
-from incidents.escalation import escalation_enqueue_step, new_escalation_token
 from incidents.models import AlarmKeyState, Incident, IncidentEvent
 from notifications import services as paging
 

@@ -32,7 +32,7 @@ from twilio.twiml.voice_response import (  # type: ignore[import-untyped,unused-
 from accounts.models import ContactMethod
 from accounts.phones import InvalidPhone, to_e164
 from accounts.roles import NotAllowed, respond_refusal
-from incidents.escalation import escalation_escalate_now
+from escalation.engine import escalation_escalate_now
 from incidents.models import Incident
 from incidents.services import incident_acknowledge, incident_resolve
 from integrations.inbound import loggable_headers

@@ -19,16 +19,10 @@ from rest_framework.authtoken.models import Token
 from accounts.models import Membership, Team, User
 from audit.models import AuditEntry
 from audit.selectors import PAGE_SIZE
+from escalation.models import EscalationPolicy, EscalationStep
 from integrations import services as integration_services
 from integrations.models import InboundMessage, Integration, token_digest
-from schedules.models import (
-    EscalationPolicy,
-    EscalationStep,
-    Layer,
-    LayerMember,
-    Override,
-    Schedule,
-)
+from schedules.models import Layer, LayerMember, Override, Schedule
 from tests.factories import IntegrationFactory, TeamFactory, UserFactory
 from tests.sns_peer import SnsPeer
 

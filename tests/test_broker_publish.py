@@ -12,7 +12,7 @@ import pytest
 from celery import Celery
 
 from config import broker
-from incidents.tasks import escalate
+from escalation.tasks import escalate
 
 # An app of its own on a Redis port where nothing listens, configured as Klaxon's is.
 DEAD_URL = "redis://127.0.0.1:9/0"

@@ -11,21 +11,15 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Membership, Team, User
-from incidents import escalation
-from incidents.escalation import escalation_run_step
+from escalation import engine
+from escalation.engine import escalation_run_step
+from escalation.models import EscalationPolicy, EscalationStep
+from escalation.tasks import escalate, rekick_due_escalations
 from incidents.models import Incident, IncidentEvent
 from incidents.services import incident_acknowledge, incident_open, incident_resolve
-from incidents.tasks import escalate, rekick_due_escalations
 from integrations.models import Integration
 from notifications.models import Notification
-from schedules.models import (
-    EscalationPolicy,
-    EscalationStep,
-    Layer,
-    LayerMember,
-    Override,
-    Schedule,
-)
+from schedules.models import Layer, LayerMember, Override, Schedule
 from tests.factories import IncidentFactory, IntegrationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -69,7 +63,7 @@ def make_incident(policy: EscalationPolicy | None, *, due: datetime = T0) -> Inc
         created_at=due,
         last_seen_at=due,
         next_escalation_at=due if policy else None,
-        escalation_token=escalation.new_escalation_token() if policy else "",
+        escalation_token=engine.new_escalation_token() if policy else "",
     )
 
 
@@ -121,9 +115,9 @@ def test_timeline_shows_who_why_and_when_next(alice: User, bob: User, carol: Use
     )
     incident = make_incident(policy)
 
-    assert step(incident, T0) == escalation.ESCALATED
-    assert step(incident, T0 + timedelta(minutes=5)) == escalation.ESCALATED
-    assert step(incident, T0 + timedelta(minutes=15)) == escalation.ESCALATED
+    assert step(incident, T0) == engine.ESCALATED
+    assert step(incident, T0 + timedelta(minutes=5)) == engine.ESCALATED
+    assert step(incident, T0 + timedelta(minutes=15)) == engine.ESCALATED
 
     assert lines(incident) == [
         "Step 1 of 3 (round 1 of 3): notifying alice (user alice); next step at 08:35 UTC.",
@@ -210,11 +204,11 @@ def test_steps_run_in_order_after_their_delays(alice: User, bob: User, carol: Us
     )
 
     # Bob's step is not due before alice's 5 minutes are up.
-    assert step(incident, T0 + timedelta(minutes=4)) == escalation.NOT_DUE
+    assert step(incident, T0 + timedelta(minutes=4)) == engine.NOT_DUE
     step(incident, T0 + timedelta(minutes=5))
     incident.refresh_from_db()
     assert incident.next_escalation_at == T0 + timedelta(minutes=15)
-    assert step(incident, T0 + timedelta(minutes=14)) == escalation.NOT_DUE
+    assert step(incident, T0 + timedelta(minutes=14)) == engine.NOT_DUE
     step(incident, T0 + timedelta(minutes=15))
 
     paged = incident.events.filter(kind=IncidentEvent.Kind.NOTIFIED).values_list(
@@ -239,7 +233,7 @@ def test_policy_repeats_then_says_nobody_acknowledged(alice: User, bob: User) ->
         now = incident.next_escalation_at
         outcomes.append(step(incident, now))
 
-    assert outcomes == [escalation.ESCALATED] * 4 + [escalation.FINISHED]
+    assert outcomes == [engine.ESCALATED] * 4 + [engine.FINISHED]
     assert [line.split(":")[0] for line in lines(incident)] == [
         "Step 1 of 2 (round 1 of 2)",
         "Step 2 of 2 (round 1 of 2)",
@@ -253,7 +247,7 @@ def test_policy_repeats_then_says_nobody_acknowledged(alice: User, bob: User) ->
     assert now == T0 + timedelta(minutes=30)
     incident.refresh_from_db()
     assert incident.next_escalation_at is None
-    assert escalation.escalation_rekick_due(now=now + timedelta(hours=1)) == 0
+    assert engine.escalation_rekick_due(now=now + timedelta(hours=1)) == 0
 
 
 def test_schedule_target_is_whoever_is_on_call_when_the_step_runs(
@@ -384,9 +378,9 @@ def test_acknowledge_stops_escalation(
     outcome = escalation_run_step(
         incident_id=incident.pk, token=queued_token, now=T0 + timedelta(hours=1)
     )
-    assert outcome == escalation.NOT_TRIGGERED
+    assert outcome == engine.NOT_TRIGGERED
     assert len(lines(incident)) == 1
-    assert escalation.escalation_rekick_due(now=T0 + timedelta(hours=1)) == 0
+    assert engine.escalation_rekick_due(now=T0 + timedelta(hours=1)) == 0
 
 
 def test_resolve_stops_escalation(
@@ -400,7 +394,7 @@ def test_resolve_stops_escalation(
 
     incident.refresh_from_db()
     assert incident.next_escalation_at is None
-    assert step(incident, T0 + timedelta(hours=1)) == escalation.NOT_TRIGGERED
+    assert step(incident, T0 + timedelta(hours=1)) == engine.NOT_TRIGGERED
     assert len(lines(incident)) == 1
 
 
@@ -408,7 +402,7 @@ def test_step_checks_the_state_even_before_the_stop_receiver_runs(alice: User) -
     incident = make_incident(make_policy({"users": [alice]}))
     Incident.objects.filter(pk=incident.pk).update(state=Incident.State.ACKNOWLEDGED)
 
-    assert step(incident, T0) == escalation.NOT_TRIGGERED
+    assert step(incident, T0) == engine.NOT_TRIGGERED
     assert not incident.events.exists()
 
 
@@ -418,8 +412,8 @@ def test_duplicated_task_pages_once(alice: User, bob: User) -> None:
 
     # The task body, twice, as two deliveries of one message would run it.
     assert (escalate(incident.pk, token), escalate(incident.pk, token)) == (
-        escalation.ESCALATED,
-        escalation.STALE,
+        engine.ESCALATED,
+        engine.STALE,
     )
     assert incident.events.filter(kind=IncidentEvent.Kind.NOTIFIED).count() == 2
     assert len(lines(incident)) == 1
@@ -429,10 +423,8 @@ def test_stale_or_empty_token_exits_without_paging(alice: User) -> None:
     incident = make_incident(make_policy({"users": [alice]}))
 
     for token in ("0123456789abcdef", ""):
-        assert (
-            escalation_run_step(incident_id=incident.pk, token=token, now=T0) == escalation.STALE
-        )
-    assert escalation_run_step(incident_id=10**9, token="x", now=T0) == escalation.MISSING
+        assert escalation_run_step(incident_id=incident.pk, token=token, now=T0) == engine.STALE
+    assert escalation_run_step(incident_id=10**9, token="x", now=T0) == engine.MISSING
     assert not incident.events.exists()
 
 
@@ -448,7 +440,7 @@ def test_integration_without_policy_never_escalates(
     incident = Incident.objects.get(pk=result.incident_id)
     assert (incident.next_escalation_at, incident.escalation_token) == (None, "")
     assert not callbacks  # nothing to queue: no escalation, no broker message
-    assert escalation.escalation_rekick_due(now=timezone.now() + timedelta(days=1)) == 0
+    assert engine.escalation_rekick_due(now=timezone.now() + timedelta(days=1)) == 0
     assert not incident.events.exclude(kind=IncidentEvent.Kind.TRIGGERED).exists()
 
 
@@ -474,7 +466,7 @@ def test_policy_removed_before_the_first_step_stops_with_a_reason(alice: User) -
     incident = make_incident(make_policy({"users": [alice]}))
     Integration.objects.filter(pk=incident.integration_id).update(escalation_policy=None)
 
-    assert step(incident, T0) == escalation.FINISHED
+    assert step(incident, T0) == engine.FINISHED
 
     assert lines(incident) == ["Escalation stopped: the integration has no escalation policy."]
     incident.refresh_from_db()
@@ -489,7 +481,7 @@ def test_rekick_queues_every_overdue_step_in_batches(alice: User) -> None:
     acknowledged = make_incident(policy, due=now - timedelta(minutes=1))
     Incident.objects.filter(pk=acknowledged.pk).update(state=Incident.State.ACKNOWLEDGED)
 
-    assert escalation.escalation_rekick_due(now=now, batch_size=2) == 5
+    assert engine.escalation_rekick_due(now=now, batch_size=2) == 5
 
     for incident in overdue:
         assert len(lines(incident)) == 1
@@ -503,10 +495,10 @@ def test_escalate_now_runs_the_next_step_without_waiting(alice: User, bob: User)
     incident = make_incident(make_policy({"users": [alice], "delay": 30}, {"users": [bob]}))
     step(incident, T0)
 
-    assert escalation.escalation_escalate_now(
+    assert engine.escalation_escalate_now(
         incident_id=incident.pk, now=T0 + timedelta(minutes=1), user=alice, channel="web"
     )
-    assert step(incident, T0 + timedelta(minutes=1)) == escalation.ESCALATED
+    assert step(incident, T0 + timedelta(minutes=1)) == engine.ESCALATED
     assert lines(incident)[1] == "Escalated now by alice via web."
     assert "notifying bob" in lines(incident)[2]
 
@@ -528,14 +520,14 @@ def test_many_steps_in_one_task_check_each_token_and_write_the_same_timeline(
         (10**9, "x"),
     ]
 
-    counts = escalation.escalation_run_steps(steps=batch, now=T0)
+    counts = engine.escalation_run_steps(steps=batch, now=T0)
 
     assert counts == {
-        escalation.ESCALATED: 1,
-        escalation.STALE: 1,
-        escalation.NOT_DUE: 1,
-        escalation.NOT_TRIGGERED: 1,
-        escalation.MISSING: 1,
+        engine.ESCALATED: 1,
+        engine.STALE: 1,
+        engine.NOT_DUE: 1,
+        engine.NOT_TRIGGERED: 1,
+        engine.MISSING: 1,
     }
     assert lines(due) == [
         "Step 1 of 2 (round 1 of 1): notifying alice (user alice); next step at 08:35 UTC."
@@ -544,7 +536,7 @@ def test_many_steps_in_one_task_check_each_token_and_write_the_same_timeline(
     assert (due.escalation_step, due.next_escalation_at) == (1, T0 + timedelta(minutes=5))
     assert due.escalation_snapshot["policy"]["name"] == "Platform"
     # The same batch delivered again (a duplicated message) pages nobody.
-    assert escalation.escalation_run_steps(steps=batch[:1], now=T0) == {escalation.STALE: 1}
+    assert engine.escalation_run_steps(steps=batch[:1], now=T0) == {engine.STALE: 1}
     assert IncidentEvent.objects.filter(kind=IncidentEvent.Kind.NOTIFIED).count() == 1
     assert not IncidentEvent.objects.exclude(incident=due).exists()
 
@@ -567,15 +559,15 @@ def test_a_worker_reuses_a_policy_snapshot_only_within_the_cache_window(
 ) -> None:
     policy = make_policy({"users": [alice]}, repeat=0)
     integration_id = make_incident(policy).integration_id
-    escalation._recent_snapshots.clear()
+    engine._recent_snapshots.clear()
     settings.INTEGRATION_CACHE_SECONDS = 60
-    first = escalation.recent_policy_snapshot(integration_id)
+    first = engine.recent_policy_snapshot(integration_id)
     first["repeat"] = 99  # callers get copies: changing one cannot change the cache
     EscalationPolicy.objects.filter(pk=policy.pk).update(repeat=2)
 
-    assert escalation.recent_policy_snapshot(integration_id)["repeat"] == 0  # cached
+    assert engine.recent_policy_snapshot(integration_id)["repeat"] == 0  # cached
     settings.INTEGRATION_CACHE_SECONDS = 0
-    assert escalation.recent_policy_snapshot(integration_id)["repeat"] == 2
+    assert engine.recent_policy_snapshot(integration_id)["repeat"] == 2
 
 
 def test_the_incident_remembers_who_the_last_step_paged(alice: User, bob: User) -> None:

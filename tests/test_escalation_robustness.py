@@ -10,7 +10,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from incidents.escalation import escalation_run_steps
+from escalation.engine import escalation_run_steps
 from incidents.models import Incident
 from schedules.models import Layer, LayerMember, Schedule
 from tests.factories import UserFactory

@@ -16,11 +16,11 @@ from django.utils import timezone
 from kombu import Connection
 
 from config.celery import app as celery_app
-from incidents import escalation
+from escalation import engine
+from escalation.models import EscalationPolicy, EscalationStep
+from escalation.tasks import escalate, rekick_due_escalations
 from incidents.models import Incident, IncidentEvent
-from incidents.tasks import escalate, rekick_due_escalations
 from integrations.services import integration_send_test_alert
-from schedules.models import EscalationPolicy, EscalationStep
 from tests.conftest import ROOT, WORKER_COMMAND, _worker_env
 from tests.factories import IncidentFactory, IntegrationFactory, UserFactory
 from tests.waiting import wait_for
@@ -55,7 +55,7 @@ def due_incident(policy: EscalationPolicy) -> Incident:
     return IncidentFactory(
         integration=IntegrationFactory(escalation_policy=policy),
         next_escalation_at=now,
-        escalation_token=escalation.new_escalation_token(),
+        escalation_token=engine.new_escalation_token(),
     )
 
 
@@ -86,7 +86,7 @@ def test_a_duplicated_task_pages_once(celery_worker: Any) -> None:
     second = escalate.apply_async((incident.pk, incident.escalation_token), ignore_result=False)
 
     outcomes = sorted([first.get(timeout=30), second.get(timeout=30)])
-    assert outcomes == [escalation.ESCALATED, escalation.STALE]
+    assert outcomes == [engine.ESCALATED, engine.STALE]
     assert len(escalated_lines(incident.pk)) == 1
     assert IncidentEvent.objects.filter(message__startswith="Paging ").count() == 1
 

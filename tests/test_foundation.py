@@ -15,8 +15,9 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Team, User
+from escalation.models import EscalationPolicy
 from integrations.models import Integration
-from schedules.models import EscalationPolicy, Schedule
+from schedules.models import Schedule
 from tests.conftest import ROOT
 from tests.factories import UserFactory
 

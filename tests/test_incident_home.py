@@ -22,18 +22,13 @@ from pytest_django.asserts import assertContains, assertNotContains
 from rest_framework.authtoken.models import Token
 
 from accounts.models import Membership, User
-from incidents import escalation, views
+from escalation import engine
+from escalation.models import EscalationPolicy, EscalationStep
+from incidents import views
 from incidents.models import Incident, IncidentEvent
 from incidents.services import incident_acknowledge, incident_open
 from notifications.models import Notification
-from schedules.models import (
-    EscalationPolicy,
-    EscalationStep,
-    Layer,
-    LayerMember,
-    Override,
-    Schedule,
-)
+from schedules.models import Layer, LayerMember, Override, Schedule
 from tests.factories import IncidentFactory, IntegrationFactory, TeamFactory, UserFactory
 from tests.sns_signing import signed_envelope
 from tests.test_integration_pages import ALARM, post_sns, text_of
@@ -571,11 +566,9 @@ def escalating(signed_in: Client) -> Incident:
     incident = IncidentFactory(
         integration=IntegrationFactory(escalation_policy=policy),
         next_escalation_at=now,
-        escalation_token=escalation.new_escalation_token(),
+        escalation_token=engine.new_escalation_token(),
     )
-    escalation.escalation_run_step(
-        incident_id=incident.pk, token=incident.escalation_token, now=now
-    )
+    engine.escalation_run_step(incident_id=incident.pk, token=incident.escalation_token, now=now)
     incident.refresh_from_db()
     assert incident.escalation_targets == [{"id": bob.pk, "name": "bob"}]
     assert incident.next_escalation_at == now + timedelta(minutes=10)

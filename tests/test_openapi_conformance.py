@@ -30,11 +30,12 @@ from schemathesis.specs.openapi.checks import (
 
 from accounts import contacts
 from accounts.models import ContactMethod, NotificationRule, Team, User
+from escalation.models import EscalationPolicy
 from incidents.models import Incident
 from integrations.models import InboundMessage, Integration
 from integrations.services import integration_send_test_alert
 from notifications.models import Notification
-from schedules.models import EscalationPolicy, Override, Schedule
+from schedules.models import Override, Schedule
 
 # KLAXON_API_FUZZ_EXAMPLES=500 for a deeper run by hand.
 MAX_EXAMPLES = int(os.environ.get("KLAXON_API_FUZZ_EXAMPLES", "25"))

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from escalation.models import EscalationPolicy, EscalationStep
 from incidents.models import Incident
 from notifications.models import Notification
-from schedules.models import EscalationPolicy, EscalationStep
 from tests.conftest import WORKER_BASE_URL
 from tests.factories import IntegrationFactory, UserFactory
 from tests.sns_peer import SnsPeer

@@ -12,7 +12,8 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains
 
 from accounts.models import Team, User
-from schedules.models import EscalationPolicy, EscalationStep, Schedule
+from escalation.models import EscalationPolicy, EscalationStep
+from schedules.models import Schedule
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from rest_framework.authtoken.models import Token
 
 from accounts.models import Membership, User
 from accounts.roles import NotAllowed
-from incidents import escalation
+from escalation import engine
 from incidents.models import Incident, IncidentEvent
 from incidents.services import incident_acknowledge, incident_resolve
 from integrations.models import InboundMessage
@@ -226,7 +226,7 @@ def test_the_services_refuse_whatever_channel_calls_them(vera: User, dave: User,
     user = vera if who == "viewer" else dave
     incident = IncidentFactory()
 
-    for act in (incident_acknowledge, incident_resolve, escalation.escalation_escalate_now):
+    for act in (incident_acknowledge, incident_resolve, engine.escalation_escalate_now):
         with pytest.raises(NotAllowed) as refused:
             act(incident_id=incident.pk, user=user, channel="pager-app")
         assert user.get_username() in refused.value.reason

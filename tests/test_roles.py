@@ -16,16 +16,10 @@ from rest_framework.authtoken.models import Token
 
 from accounts.models import Membership, Team, User
 from accounts.roles import ADMIN, RESPONDER, VIEWER, role_of
+from escalation.models import EscalationPolicy, EscalationStep
 from incidents.models import Incident
 from integrations.models import InboundMessage, Integration
-from schedules.models import (
-    EscalationPolicy,
-    EscalationStep,
-    Layer,
-    LayerMember,
-    Override,
-    Schedule,
-)
+from schedules.models import Layer, LayerMember, Override, Schedule
 from tests.factories import IntegrationFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

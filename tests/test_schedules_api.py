@@ -10,7 +10,8 @@ import pytest
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from schedules.models import EscalationPolicy, Layer, Override, Schedule
+from escalation.models import EscalationPolicy
+from schedules.models import Layer, Override, Schedule
 from tests.factories import TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

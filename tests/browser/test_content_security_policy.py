@@ -11,10 +11,11 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Team
+from escalation.models import EscalationPolicy
 from incidents.models import Incident
 from integrations.models import InboundMessage, Integration
 from notifications.models import Notification
-from schedules.models import EscalationPolicy, Schedule
+from schedules.models import Schedule
 from tests.browser.test_responder_flow import sign_in
 
 pytestmark = pytest.mark.browser

@@ -20,9 +20,9 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import NotificationRule
-from incidents import escalation
+from escalation import engine
+from escalation.models import EscalationPolicy, EscalationStep
 from incidents.models import Incident
-from schedules.models import EscalationPolicy, EscalationStep
 from tests.factories import IncidentFactory, IntegrationFactory, UserFactory
 from tests.faults.conftest import keep_log
 from tests.faults.harness import (
@@ -220,7 +220,7 @@ def test_a_killed_scheduler_is_restarted_and_rekicks_work_whose_message_was_lost
     IncidentFactory(
         integration=IntegrationFactory(escalation_policy=paging.policy),
         next_escalation_at=timezone.now(),
-        escalation_token=escalation.new_escalation_token(),
+        escalation_token=engine.new_escalation_token(),
     )
 
     wait_for(lambda: sms(twilio, ALICE) == 1, "the re-kicked step", timeout=60)

@@ -66,7 +66,7 @@ def escalation_enqueue_step(*, incident_id: int, token: str, eta: datetime | Non
 
     A broker outage costs nothing here (config/broker.py): the step is due on the row,
     and the beat re-kicks it."""
-    from incidents.tasks import escalate
+    from escalation.tasks import escalate
 
     transaction.on_commit(lambda: broker.publish(escalate, incident_id, token, eta=eta))
 
@@ -80,7 +80,8 @@ def policy_snapshot(*, integration_id: int) -> dict[str, Any]:
     Users, schedules and teams are stored by id and name; who is on call for a schedule
     and who is in a team are looked up when the step runs."""
     from accounts.models import Team, User
-    from schedules.models import EscalationPolicy, EscalationStep, Schedule
+    from escalation.models import EscalationPolicy, EscalationStep
+    from schedules.models import Schedule
 
     policy = EscalationPolicy.objects.filter(integrations__pk=integration_id).first()
     if policy is None:
@@ -417,7 +418,7 @@ def escalation_run_steps(
 
 
 def _enqueue_many(follow_ups: list[_NextStep]) -> None:
-    from incidents.tasks import escalate
+    from escalation.tasks import escalate
 
     broker.publish_many(escalate, (((s.incident_id, s.token), s.at) for s in follow_ups))
 
@@ -568,7 +569,7 @@ def escalation_rekick_due(*, now: datetime | None = None, batch_size: int = REKI
     ``incident_escalation_due``, keyset-paginated on (next_escalation_at, id), and sends
     ``escalate_many`` tasks of STEPS_PER_TASK steps over one broker connection. When the
     broker does not take them, they stay overdue for the next beat."""
-    from incidents.tasks import escalate_many
+    from escalation.tasks import escalate_many
 
     now = now or timezone.now()
     sent = 0

@@ -9,8 +9,10 @@ from django.db import transaction
 
 from accounts import contacts
 from accounts.models import ContactMethod, Membership, Team, User
+from demo.history import add_history
+from escalation.models import EscalationPolicy, EscalationStep
 from integrations.models import Integration
-from schedules.models import EscalationPolicy, EscalationStep, Layer, LayerMember, Schedule
+from schedules.models import Layer, LayerMember, Schedule
 
 DEMO_ADMIN = "admin"
 
@@ -33,8 +35,6 @@ class Command(BaseCommand):
         with transaction.atomic():
             created = self._seed(password)
             if created and options["history"]:
-                from accounts.demo_history import add_history
-
                 demo = Integration.objects.get(name="CloudTrail security alarms")
                 self.stdout.write(f"Added {add_history(demo)} past incidents.")
         admin = User.objects.get(username=DEMO_ADMIN)

@@ -9,7 +9,7 @@ incident has had step 1 recorded. Prints the time and throughput, checks that ea
 incident was escalated and paged exactly once, then stops the workers and drops the
 database (unless ``--keep-db``).
 
-    .venv/bin/python bench/escalation.py [--incidents 10000] [--processes 2]
+    .venv/bin/python bench/escalation_throughput.py [--incidents 10000] [--processes 2]
 """
 
 from __future__ import annotations
@@ -74,10 +74,11 @@ def create_data(count: int) -> None:
     from django.utils import timezone
 
     from accounts.contacts import create_responder
-    from incidents.escalation import new_escalation_token
+    from escalation.engine import new_escalation_token
+    from escalation.models import EscalationPolicy, EscalationStep
     from incidents.models import Incident
     from integrations.models import Integration
-    from schedules.models import EscalationPolicy, EscalationStep, Layer, LayerMember, Schedule
+    from schedules.models import Layer, LayerMember, Schedule
 
     # Verified contact methods and the default rules: each step queues real sends.
     alice = create_responder(username="alice", email="", phone="+15005550001")

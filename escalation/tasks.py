@@ -1,14 +1,19 @@
-"""Escalation tasks: thin shells over incidents.escalation."""
+"""Escalation tasks: thin shells over escalation.engine.
+
+Each keeps the name it had when it lived in ``incidents/tasks.py``: messages already in
+the broker (and the beat schedule, and CELERY_TASK_ROUTES) name a task by that string,
+so a renamed task would leave them with nobody to run them."""
 
 from __future__ import annotations
 
 from celery import shared_task
 from django.db import OperationalError
 
-from incidents import escalation
+from escalation import engine
 
 
 @shared_task(
+    name="incidents.tasks.escalate",
     acks_late=True,
     autoretry_for=(OperationalError,),
     retry_backoff=2,
@@ -20,10 +25,11 @@ def escalate(incident_id: int, token: str) -> str:
     ``acks_late``: a worker that dies mid-step leaves the message to be redelivered; the
     step either committed (the redelivery finds a stale token) or rolled back (it runs).
     Past the retries, the beat below re-kicks the step from the row."""
-    return escalation.escalation_run_step(incident_id=incident_id, token=token)
+    return engine.escalation_run_step(incident_id=incident_id, token=token)
 
 
 @shared_task(
+    name="incidents.tasks.escalate_many",
     acks_late=True,
     autoretry_for=(OperationalError,),
     retry_backoff=2,
@@ -31,10 +37,10 @@ def escalate(incident_id: int, token: str) -> str:
 )
 def escalate_many(steps: list[tuple[int, str]]) -> dict[str, int]:
     """Run many overdue steps, each as ``escalate`` would (the re-kick sends these)."""
-    return escalation.escalation_run_steps(steps=[(int(i), str(t)) for i, t in steps])
+    return engine.escalation_run_steps(steps=[(int(i), str(t)) for i, t in steps])
 
 
-@shared_task(acks_late=True)
+@shared_task(name="incidents.tasks.rekick_due_escalations", acks_late=True)
 def rekick_due_escalations() -> int:
     """Beat, every ESCALATION_REKICK_SECONDS: queue every overdue step again."""
-    return escalation.escalation_rekick_due()
+    return engine.escalation_rekick_due()

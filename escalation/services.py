@@ -1,0 +1,171 @@
+"""Writes to escalation policies and their steps, from the pages and the API alike. Each
+runs in one transaction with its audit entry (``audit.services.record``); a change to a
+step is audited as a change of its policy, whose snapshot lists every step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.db.models import F, Max
+
+from accounts.models import Team
+from audit import services as audit
+from escalation.models import EscalationPolicy, EscalationStep
+from schedules.models import Schedule
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from accounts.models import User
+
+    Actor = User | AnonymousUser | None
+
+ADDED_STEP = "added step"
+CHANGED_STEP = "changed step"
+REMOVED_STEP = "removed step"
+MOVED_STEP = "moved step"
+
+
+def _locked_policy(pk: int) -> EscalationPolicy:
+    # The lock also serialises step changes: two people adding a step at once get
+    # distinct positions, and two reorders cannot interleave.
+    return EscalationPolicy.objects.select_for_update().get(pk=pk)
+
+
+def policy_save(*, actor: Actor, policy: EscalationPolicy) -> EscalationPolicy:
+    """Create ``policy`` (no id yet) or save its name, team and repeat count."""
+    with transaction.atomic():
+        if policy.pk is None:
+            policy.save()
+            audit.record(actor, audit.CREATED, policy, after=audit.snapshot(policy))
+            return policy
+        before = audit.snapshot(_locked_policy(policy.pk))
+        policy.save()
+        audit.record(actor, audit.CHANGED, policy, before=before, after=audit.snapshot(policy))
+    return policy
+
+
+def policy_delete(*, actor: Actor, policy: EscalationPolicy) -> None:
+    """Delete a policy and its steps; integrations using it then page nobody."""
+    with transaction.atomic():
+        current = _locked_policy(policy.pk)
+        audit.record(actor, audit.DELETED, current, before=audit.snapshot(current))
+        current.delete()
+
+
+def escalation_policy_save(
+    *,
+    actor: Actor,
+    policy: EscalationPolicy | None,
+    name: str,
+    team: Team | None,
+    repeat: int,
+    steps: list[dict[str, Any]],
+) -> EscalationPolicy:
+    """Create a policy, or replace one's fields and all its steps (position = list order)."""
+    with transaction.atomic():
+        if policy is None:
+            policy = EscalationPolicy.objects.create(name=name, team=team, repeat=repeat)
+            before = None
+        else:
+            # Lock the row: two concurrent PUTs would otherwise interleave their step rows
+            # and trip the one-step-per-position constraint.
+            policy = _locked_policy(policy.pk)
+            before = audit.snapshot(policy)
+            policy.name, policy.team, policy.repeat = name, team, repeat
+            policy.save(update_fields=["name", "team", "repeat"])
+            policy.steps.all().delete()
+        for position, data in enumerate(steps):
+            step = EscalationStep.objects.create(
+                policy=policy, position=position, delay_minutes=data["delay_minutes"]
+            )
+            step.users.set(data["users"])
+            step.schedules.set(data["schedules"])
+            step.teams.set(data["teams"])
+        audit.record(
+            actor,
+            audit.CREATED if before is None else audit.CHANGED,
+            policy,
+            before=before,
+            after=audit.snapshot(policy),
+        )
+    return policy
+
+
+def step_save(
+    *,
+    actor: Actor,
+    step: EscalationStep,
+    policy: EscalationPolicy,
+    users: Iterable[Any],
+    schedules: Iterable[Schedule],
+    teams: Iterable[Team],
+) -> EscalationStep:
+    """Add ``step`` (no id yet) at the end of ``policy``, or save its edits; audited as a
+    change of the policy, whose snapshot lists every step."""
+    with transaction.atomic():
+        locked = _locked_policy(policy.pk)
+        before = audit.snapshot(locked)
+        created = step.pk is None
+        if created:
+            step.policy = locked
+            last = locked.steps.aggregate(m=Max("position"))["m"]
+            step.position = 0 if last is None else last + 1
+        step.save()
+        step.users.set(users)
+        step.schedules.set(schedules)
+        step.teams.set(teams)
+        audit.record(
+            actor,
+            ADDED_STEP if created else CHANGED_STEP,
+            locked,
+            before=before,
+            after=audit.snapshot(locked),
+        )
+    return step
+
+
+def steps_renumber(*, policy: EscalationPolicy, ordered_ids: list[int]) -> None:
+    """Give the policy's steps positions 0..n-1 in this order.
+
+    The (policy, position) unique constraint is checked row by row, so a plain swap
+    would collide half way: first move every step past the current maximum, then
+    write the final positions. Call inside a transaction holding the policy lock.
+    """
+    steps = policy.steps.all()
+    top = steps.aggregate(m=Max("position"))["m"]
+    if top is None:
+        return
+    steps.update(position=F("position") + top + 1)
+    for position, step_id in enumerate(ordered_ids):
+        EscalationStep.objects.filter(pk=step_id, policy=policy).update(position=position)
+
+
+def step_move(*, actor: Actor, step: EscalationStep, direction: str) -> bool:
+    """Swap the step with its neighbour ("up" or "down"); False when it is already at
+    that end (nothing changes, nothing is audited)."""
+    with transaction.atomic():
+        policy = _locked_policy(step.policy_id)
+        ids = list(policy.steps.order_by("position").values_list("pk", flat=True))
+        index = ids.index(step.pk)
+        other = index - 1 if direction == "up" else index + 1
+        if not 0 <= other < len(ids):
+            return False
+        before = audit.snapshot(policy)
+        ids[index], ids[other] = ids[other], ids[index]
+        steps_renumber(policy=policy, ordered_ids=ids)
+        audit.record(actor, MOVED_STEP, policy, before=before, after=audit.snapshot(policy))
+    return True
+
+
+def step_delete(*, actor: Actor, step: EscalationStep) -> None:
+    """Delete a step and close the hole so steps stay numbered 1..n."""
+    with transaction.atomic():
+        policy = _locked_policy(step.policy_id)
+        before = audit.snapshot(policy)
+        EscalationStep.objects.filter(pk=step.pk).delete()
+        ids = list(policy.steps.order_by("position").values_list("pk", flat=True))
+        steps_renumber(policy=policy, ordered_ids=ids)
+        audit.record(actor, REMOVED_STEP, policy, before=before, after=audit.snapshot(policy))
