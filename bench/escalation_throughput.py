@@ -73,7 +73,7 @@ def create_data(count: int) -> None:
 
     from django.utils import timezone
 
-    from accounts.contacts import create_responder
+    from accounts.contacts import responder_create
     from escalation.engine import new_escalation_token
     from escalation.models import EscalationPolicy, EscalationStep
     from incidents.models import Incident
@@ -81,8 +81,8 @@ def create_data(count: int) -> None:
     from schedules.models import Layer, LayerMember, Schedule
 
     # Verified contact methods and the default rules: each step queues real sends.
-    alice = create_responder(username="alice", email="", phone="+15005550001")
-    bob = create_responder(username="bob", email="bob@example.com")
+    alice = responder_create(username="alice", email="", phone="+15005550001")
+    bob = responder_create(username="bob", email="bob@example.com")
     schedule = Schedule.objects.create(name="Primary")
     layer = Layer.objects.create(
         schedule=schedule,

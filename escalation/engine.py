@@ -1,8 +1,9 @@
 """The escalation engine: who is paged for a triggered incident, and when.
 
 State lives on the incident row, not in the broker: the policy as snapshotted at the
-first step (``escalation_snapshot``), where the incident is in it (``escalation_step``,
-``escalation_round``), when the next step is due (``next_escalation_at``) and a token.
+first step (``escalation_snapshot``: a ``PolicySnapshot``, escalation/snapshot.py, stored
+as JSON), where the incident is in it (``escalation_step``, ``escalation_round``), when
+the next step is due (``next_escalation_at``) and a token.
 Every queued ``escalate`` task carries the token it was queued with; a step only runs
 under the row lock when the token still matches and the step is due, and it rotates the
 token. So a duplicated or redelivered message finds a stale token and does nothing, and
@@ -12,15 +13,13 @@ queues a task for every incident whose step is overdue.
 
 from __future__ import annotations
 
-import copy
-import json
 import logging
 import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -28,6 +27,7 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from config import broker
+from escalation.snapshot import PolicySnapshot, Ref, SnapshotStep
 from incidents.models import Incident, IncidentEvent
 from notifications import services as paging
 from notifications.models import Notification
@@ -74,18 +74,15 @@ def escalation_enqueue_step(*, incident_id: int, token: str, eta: datetime | Non
 # --- The snapshot -----------------------------------------------------------------------
 
 
-def policy_snapshot(*, integration_id: int) -> dict[str, Any]:
-    """The integration's escalation policy as plain data, or {} when it has none.
-
-    Users, schedules and teams are stored by id and name; who is on call for a schedule
-    and who is in a team are looked up when the step runs."""
+def policy_snapshot(*, integration_id: int) -> PolicySnapshot | None:
+    """The integration's escalation policy, frozen, or None when it has none."""
     from accounts.models import Team, User
     from escalation.models import EscalationPolicy, EscalationStep
     from schedules.models import Schedule
 
     policy = EscalationPolicy.objects.filter(integrations__pk=integration_id).first()
     if policy is None:
-        return {}
+        return None
     steps = (
         EscalationStep.objects.filter(policy=policy)
         .order_by("position")
@@ -96,38 +93,38 @@ def policy_snapshot(*, integration_id: int) -> dict[str, Any]:
             Prefetch("teams", queryset=Team.objects.order_by("name", "pk")),
         )
     )
-    return {
-        "policy": {"id": policy.pk, "name": policy.name},
-        "repeat": policy.repeat,
-        "steps": [
-            {
-                "delay_minutes": step.delay_minutes,
-                "users": [{"id": u.pk, "name": u.get_username()} for u in step.users.all()],
-                "schedules": [{"id": s.pk, "name": s.name} for s in step.schedules.all()],
-                "teams": [{"id": t.pk, "name": t.name} for t in step.teams.all()],
-            }
+    return PolicySnapshot(
+        policy=Ref(policy.pk, policy.name),
+        repeat=policy.repeat,
+        steps=tuple(
+            SnapshotStep(
+                delay_minutes=step.delay_minutes,
+                users=tuple(Ref(u.pk, u.get_username()) for u in step.users.all()),
+                schedules=tuple(Ref(s.pk, s.name) for s in step.schedules.all()),
+                teams=tuple(Ref(t.pk, t.name) for t in step.teams.all()),
+            )
             for step in steps
-        ],
-    }
+        ),
+    )
 
 
 # integration id -> (monotonic time taken, snapshot), per worker process.
-_recent_snapshots: dict[int, tuple[float, dict[str, Any]]] = {}
+_recent_snapshots: dict[int, tuple[float, PolicySnapshot | None]] = {}
 
 
-def recent_policy_snapshot(integration_id: int) -> dict[str, Any]:
+def recent_policy_snapshot(integration_id: int) -> PolicySnapshot | None:
     """policy_snapshot, reused for INTEGRATION_CACHE_SECONDS within one worker process:
     during an alert storm every first step on one integration takes the same snapshot,
     and it is 5 queries. A policy edit reaches first steps within that time."""
     now = time.monotonic()
     cached = _recent_snapshots.get(integration_id)
     if cached is not None and now - cached[0] < settings.INTEGRATION_CACHE_SECONDS:
-        return copy.deepcopy(cached[1])
+        return cached[1]  # frozen: safe to share
     snapshot = policy_snapshot(integration_id=integration_id)
     if len(_recent_snapshots) > 1000:
         _recent_snapshots.clear()
     _recent_snapshots[integration_id] = (now, snapshot)
-    return copy.deepcopy(snapshot)
+    return snapshot
 
 
 # --- Targets ----------------------------------------------------------------------------
@@ -151,7 +148,7 @@ def _names(users: list[User]) -> str:
     return ", ".join(u.get_username() for u in users) or "nobody"
 
 
-def resolve_targets(step: dict[str, Any], at: datetime) -> StepTargets:
+def resolve_targets(step: SnapshotStep, at: datetime) -> StepTargets:
     """The users a snapshotted step pages at ``at``: its users, whoever is on call for
     its schedules at that moment, and the current members of its teams.
 
@@ -162,28 +159,28 @@ def resolve_targets(step: dict[str, Any], at: datetime) -> StepTargets:
     from accounts.models import Membership, User
 
     targets = StepTargets()
-    if step["users"]:
-        found = {u.pk: u for u in User.objects.filter(pk__in=[u["id"] for u in step["users"]])}
+    if step.users:
+        found = {u.pk: u for u in User.objects.filter(pk__in=[ref.id for ref in step.users])}
         viewers = _viewer_ids(found.values())
-        for entry in step["users"]:
-            user = found.get(entry["id"])
+        for ref in step.users:
+            user = found.get(ref.id)
             if user is None:
-                targets.why.append(f"user {entry['name']} (deleted, skipped)")
+                targets.why.append(f"user {ref.name} (deleted, skipped)")
             elif not user.is_active:
-                targets.why.append(f"user {entry['name']} (deactivated, skipped)")
+                targets.why.append(f"user {ref.name} (deactivated, skipped)")
             elif user.pk in viewers:
                 targets.why.append(f"user {user.get_username()} (viewer, not paged)")
             else:
                 targets.why.append(f"user {user.get_username()}")
                 targets.add(user)
-    if step["schedules"]:
+    if step.schedules:
         from schedules.selectors import schedules_with_rotations, users_on_call
 
-        schedules = schedules_with_rotations().in_bulk([s["id"] for s in step["schedules"]])
-        for entry in step["schedules"]:
-            schedule = schedules.get(entry["id"])
+        schedules = schedules_with_rotations().in_bulk([ref.id for ref in step.schedules])
+        for ref in step.schedules:
+            schedule = schedules.get(ref.id)
             if schedule is None:
-                targets.why.append(f"schedule {entry['name']} (deleted) -> nobody")
+                targets.why.append(f"schedule {ref.name} (deleted) -> nobody")
                 continue
             try:
                 answer = users_on_call(schedule, at)
@@ -206,11 +203,11 @@ def resolve_targets(step: dict[str, Any], at: datetime) -> StepTargets:
                 targets.why.append(f"schedule {schedule.name} -> {nobody}{not_paged}")
             for user in on_call:
                 targets.add(user)
-    if step["teams"]:
+    if step.teams:
         members: dict[int, list[User]] = {}
         observers: dict[int, list[User]] = {}
         rows = (
-            Membership.objects.filter(team_id__in=[t["id"] for t in step["teams"]])
+            Membership.objects.filter(team_id__in=[ref.id for ref in step.teams])
             .filter(user__is_active=True)
             .select_related("user")
             .order_by("user__username")
@@ -218,14 +215,14 @@ def resolve_targets(step: dict[str, Any], at: datetime) -> StepTargets:
         for membership in rows:
             group = observers if membership.role == Membership.Role.VIEWER else members
             group.setdefault(membership.team_id, []).append(membership.user)
-        for entry in step["teams"]:
-            team_users = members.get(entry["id"], [])
-            not_paged = _not_paged(observers.get(entry["id"], []))
+        for ref in step.teams:
+            team_users = members.get(ref.id, [])
+            not_paged = _not_paged(observers.get(ref.id, []))
             if team_users:
                 names = _names(team_users)
             else:
                 names = "nobody to page" if not_paged else "no members"
-            targets.why.append(f"team {entry['name']} -> {names}{not_paged}")
+            targets.why.append(f"team {ref.name} -> {names}{not_paged}")
             for user in team_users:
                 targets.add(user)
     return targets
@@ -281,23 +278,25 @@ class _StepContext:
     resolved targets already looked up (identical for every incident on one policy)."""
 
     now: datetime
-    snapshots: dict[int, dict[str, Any]] = field(default_factory=dict)
-    targets: dict[str, StepTargets] = field(default_factory=dict)
+    snapshots: dict[int, PolicySnapshot | None] = field(default_factory=dict)
+    targets: dict[SnapshotStep, StepTargets] = field(default_factory=dict)
 
-    def snapshot_for(self, integration_id: int) -> dict[str, Any]:
+    def snapshot_for(self, integration_id: int) -> PolicySnapshot | None:
         if integration_id not in self.snapshots:
             self.snapshots[integration_id] = recent_policy_snapshot(integration_id)
         return self.snapshots[integration_id]
 
-    def targets_for(self, step: dict[str, Any]) -> StepTargets:
-        key = json.dumps(step, sort_keys=True)
-        if key not in self.targets:
+    def targets_for(self, step: SnapshotStep) -> StepTargets:
+        # Steps are frozen values: equal steps (one policy's, for many incidents) share.
+        if step not in self.targets:
             from accounts.models import NotificationRule
 
             targets = resolve_targets(step, self.now)
-            targets.rules = paging.rules_by_user(targets.users, NotificationRule.Event.TRIGGERED)
-            self.targets[key] = targets
-        return self.targets[key]
+            targets.rules = paging.notification_rules_by_user(
+                users=targets.users, event=NotificationRule.Event.TRIGGERED
+            )
+            self.targets[step] = targets
+        return self.targets[step]
 
 
 @dataclass
@@ -352,8 +351,8 @@ def escalation_run_step(*, incident_id: int, token: str, now: datetime | None = 
         IncidentEvent.objects.bulk_create(result.events)
         # This runs in the escalate task: the pages due now are sent by it, right after
         # the commit, instead of waiting in the queue a second time.
-        paging.enqueue_on_commit(
-            Notification.objects.bulk_create(result.notifications), send_now=True
+        paging.notification_enqueue_on_commit(
+            notifications=Notification.objects.bulk_create(result.notifications), send_now=True
         )
         incident.save(update_fields=_STATE_FIELDS)
         if result.next_step is not None:
@@ -410,7 +409,9 @@ def escalation_run_steps(
                     follow_ups.append(result.next_step)
             counts[outcome] = counts.get(outcome, 0) + 1
         IncidentEvent.objects.bulk_create(events)
-        paging.enqueue_on_commit(Notification.objects.bulk_create(notifications))
+        paging.notification_enqueue_on_commit(
+            notifications=Notification.objects.bulk_create(notifications)
+        )
         Incident.objects.bulk_update(ran, _STATE_FIELDS)
         if follow_ups:
             transaction.on_commit(lambda: _enqueue_many(follow_ups))
@@ -428,16 +429,19 @@ def _plan_step(incident: Incident, context: _StepContext) -> _StepResult:
     to write (returned, not saved), with the incident's escalation state advanced in
     memory. The caller saves both in its transaction."""
     now = context.now
-    if not incident.escalation_snapshot:
-        incident.escalation_snapshot = context.snapshot_for(incident.integration_id)
-    snapshot = incident.escalation_snapshot
-    steps: list[dict[str, Any]] = snapshot.get("steps") or []
-    total_rounds = int(snapshot.get("repeat", 0)) + 1
+    if incident.escalation_snapshot:
+        snapshot = PolicySnapshot.from_json(incident.escalation_snapshot)
+    else:
+        # The first step (or still no policy): freeze the policy as it is now.
+        snapshot = context.snapshot_for(incident.integration_id)
+        incident.escalation_snapshot = snapshot.to_json() if snapshot is not None else {}
+    steps = snapshot.steps if snapshot is not None else ()
+    total_rounds = snapshot.rounds if snapshot is not None else 1
     step_index, round_index = incident.escalation_step, incident.escalation_round
 
     if not steps:
-        if snapshot:
-            why = f"escalation policy {snapshot['policy']['name']} has no steps"
+        if snapshot is not None:
+            why = f"escalation policy {snapshot.policy.name} has no steps"
         else:
             why = "the integration has no escalation policy"
         return _finish(incident, now, f"Escalation stopped: {why}.")
@@ -448,7 +452,7 @@ def _plan_step(incident: Incident, context: _StepContext) -> _StepResult:
 
     step = steps[step_index]
     targets = context.targets_for(step)
-    next_at = now + timedelta(minutes=int(step["delay_minutes"]))
+    next_at = now + timedelta(minutes=step.delay_minutes)
     next_step, next_round = step_index + 1, round_index
     if next_step >= len(steps) and round_index + 1 < total_rounds:
         next_step, next_round = 0, round_index + 1
@@ -466,7 +470,7 @@ def _plan_step(incident: Incident, context: _StepContext) -> _StepResult:
         incident=incident,
         kind=IncidentEvent.Kind.ESCALATED,
         at=now,
-        channel="escalation",
+        via=IncidentEvent.Via.ESCALATION,
         message=f"{label}: {who} ({why}); {then}.",
         data={
             "step": step_index,
@@ -478,9 +482,9 @@ def _plan_step(incident: Incident, context: _StepContext) -> _StepResult:
     )
     # The token names this run of this step (it rotates below): the pages' dedup keys
     # derive from it, so one run cannot queue the same page twice.
-    pages = paging.plan_pages(
-        incident,
-        targets.users,
+    pages = paging.notification_plan_pages(
+        incident=incident,
+        users=targets.users,
         reason=f"escalation {label.lower()}",
         key=f"{incident.pk}:{incident.escalation_token}",
         rules=targets.rules,
@@ -507,7 +511,7 @@ def _finish(incident: Incident, now: datetime, message: str) -> _StepResult:
         incident=incident,
         kind=IncidentEvent.Kind.ESCALATED,
         at=now,
-        channel="escalation",
+        via=IncidentEvent.Via.ESCALATION,
         message=message,
         data={"finished": True},
     )
@@ -521,17 +525,17 @@ def escalation_escalate_now(
     *,
     incident_id: int,
     user: User,
-    channel: str,
+    via: IncidentEvent.Via,
     now: datetime | None = None,
 ) -> bool:
     """Run the next step at once instead of waiting for its delay. False when there is no
     next step (not triggered, or escalation finished or never started). The timeline says
-    who asked, and how (``channel``: web, api, voice). Raises NotAllowed when ``user``
-    may not respond."""
+    who asked, and how (``via``: the dashboard, the API, a phone keypress). Raises
+    NotAllowed when ``user`` may not respond."""
     from incidents import permissions
 
     permissions.incident_check_actor(
-        incident_id=incident_id, user=user, action=permissions.ESCALATE, channel=channel
+        incident_id=incident_id, user=user, action=permissions.ESCALATE, via=via
     )
     with transaction.atomic():
         incident = Incident.objects.select_for_update().filter(pk=incident_id).first()
@@ -549,8 +553,8 @@ def escalation_escalate_now(
             kind=IncidentEvent.Kind.ESCALATED,
             at=incident.next_escalation_at,
             actor=user,
-            channel=channel,
-            message=f"Escalated now by {user.get_username()} via {channel}.",
+            via=via,
+            message=f"Escalated now by {user.get_username()} via {via}.",
             data={"escalate_now": True},
         )
         escalation_enqueue_step(incident_id=incident.pk, token=incident.escalation_token)

@@ -21,12 +21,23 @@ from escalation.engine import escalation_escalate_now
 from incidents import selectors, services
 from incidents.models import Incident, IncidentEvent
 
+Via = IncidentEvent.Via
+
 
 class IncidentEventSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = IncidentEvent
         fields = ["id", "kind", "at", "message", "actor", "channel", "inbound_message"]
 
+    # The API's name for the field since before it was IncidentEvent.via (how the line
+    # came: web, api, sms, voice, email, source, escalation).
+    channel = serializers.CharField(
+        source="via",
+        max_length=16,
+        required=False,
+        allow_blank=True,
+        help_text="How the line came: web, api, sms, voice, email, source or escalation.",
+    )
     inbound_message = serializers.SerializerMethodField(
         help_text="Id of the Inbound Log row that wrote this line, if any."
     )
@@ -114,7 +125,7 @@ class IncidentViewSet(
     def _act(self, request: Request, change: Callable[..., Incident]) -> Response:
         incident = self.get_object()
         try:
-            incident = change(incident_id=incident.pk, user=_actor(request), channel="api")
+            incident = change(incident_id=incident.pk, user=_actor(request), via=Via.API)
         except NotAllowed as refusal:
             # The permission class lets only responders here; the service checks again.
             raise PermissionDenied(refusal.sentence) from None
@@ -148,7 +159,7 @@ class IncidentViewSet(
         incident = self.get_object()
         try:
             escalated = escalation_escalate_now(
-                incident_id=incident.pk, user=_actor(request), channel="api"
+                incident_id=incident.pk, user=_actor(request), via=Via.API
             )
         except NotAllowed as refusal:
             raise PermissionDenied(refusal.sentence) from None

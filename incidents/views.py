@@ -28,6 +28,8 @@ from incidents.models import Incident, IncidentEvent
 from integrations.models import Integration
 from integrations.sources.presentation import incident_facts
 
+Via = IncidentEvent.Via
+
 PAGE_SIZE = 50
 # Bulk acknowledge acts on at most this many incidents per request (two pages' worth):
 # each is its own locked transaction, and a request must finish in reasonable time.
@@ -206,7 +208,7 @@ def incident_bulk_acknowledge(request: HtmxHttpRequest) -> HttpResponse:
         changed = 0
         for incident_id in selectors.triggered_among(incident_ids=picked[:BULK_LIMIT]):
             incident = services.incident_acknowledge(
-                incident_id=incident_id, user=request.user, channel="web"
+                incident_id=incident_id, user=request.user, via=Via.WEB
             )
             # Someone else (an SMS reply, a colleague) may have acknowledged it first.
             changed += int(incident.acknowledged_by_id == request.user.pk)
@@ -227,16 +229,6 @@ def incident_bulk_acknowledge(request: HtmxHttpRequest) -> HttpResponse:
 
 # ------------------------------------------------------------------- the incident page
 
-CHANNEL_WORDS = {
-    "web": "the dashboard",
-    "api": "the API",
-    "sms": "SMS reply",
-    "voice": "phone keypress",
-    "email": "email link",
-    "source": "the alarm source",
-    "escalation": "escalation",
-}
-
 
 @dataclass(frozen=True)
 class TimelineLine:
@@ -247,15 +239,15 @@ class TimelineLine:
 
 
 def timeline_line(event: IncidentEvent) -> TimelineLine:
-    """How one timeline line is labelled: its kind in words, how it came (an
-    acknowledgement's channel), and a page's delivery status."""
+    """How one timeline line is labelled: its kind in words, how it came (the way an
+    acknowledgement was made), and a page's delivery status."""
     data = event.data if isinstance(event.data, dict) else {}
     label = event.get_kind_display()
     detail = ""
     status = ""
     if event.kind in (IncidentEvent.Kind.ACKNOWLEDGED, IncidentEvent.Kind.RESOLVED):
-        if event.channel and event.channel != "source":
-            detail = f"via {CHANNEL_WORDS.get(event.channel, event.channel)}"
+        if event.via and event.via != IncidentEvent.Via.SOURCE:
+            detail = f"via {event.get_via_display()}"
     elif event.kind == IncidentEvent.Kind.NOTIFIED:
         if data.get("unreachable"):
             status = "failed"
@@ -267,7 +259,7 @@ def timeline_line(event: IncidentEvent) -> TimelineLine:
         label = "Escalation finished"
     elif event.kind == IncidentEvent.Kind.NOTE and data.get("refused"):
         label = "Refused"
-        detail = f"via {CHANNEL_WORDS.get(event.channel, event.channel)}"
+        detail = f"via {event.get_via_display()}"
     return TimelineLine(event, label, detail, status)
 
 
@@ -343,7 +335,7 @@ def _acted(request: HtmxHttpRequest, incident: Incident) -> HttpResponse:
 def incident_acknowledge(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     get_object_or_404(Incident.objects.only("id"), pk=pk)
     assert request.user.is_authenticated
-    incident = services.incident_acknowledge(incident_id=pk, user=request.user, channel="web")
+    incident = services.incident_acknowledge(incident_id=pk, user=request.user, via=Via.WEB)
     return _acted(request, incident)
 
 
@@ -352,7 +344,7 @@ def incident_acknowledge(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def incident_resolve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     get_object_or_404(Incident.objects.only("id"), pk=pk)
     assert request.user.is_authenticated
-    incident = services.incident_resolve(incident_id=pk, user=request.user, channel="web")
+    incident = services.incident_resolve(incident_id=pk, user=request.user, via=Via.WEB)
     return _acted(request, incident)
 
 
@@ -362,7 +354,7 @@ def incident_escalate(request: HttpRequest, pk: int) -> HttpResponse:
     """Run the next escalation step now instead of after its delay."""
     incident = get_object_or_404(Incident.objects.select_related("integration"), pk=pk)
     assert request.user.is_authenticated
-    if escalation_escalate_now(incident_id=incident.pk, user=request.user, channel="web"):
+    if escalation_escalate_now(incident_id=incident.pk, user=request.user, via=Via.WEB):
         messages.success(
             request, f"Escalating incident #{incident.pk} now: the next step runs at once."
         )

@@ -158,7 +158,7 @@ def apply_status(report: StatusReport) -> Applied:
             incident_id=row.incident_id,
             kind=IncidentEvent.Kind.NOTIFIED,
             at=now,
-            channel=row.channel,
+            via=IncidentEvent.Via(row.channel),
             message=_timeline_text(row),
             data={"notification_id": row.pk, "status": row.status, "user_id": row.user_id},
         )

@@ -33,7 +33,7 @@ from accounts.models import ContactMethod
 from accounts.phones import InvalidPhone, to_e164
 from accounts.roles import NotAllowed, respond_refusal
 from escalation.engine import escalation_escalate_now
-from incidents.models import Incident
+from incidents.models import Incident, IncidentEvent
 from incidents.services import incident_acknowledge, incident_resolve
 from integrations.inbound import loggable_headers
 from integrations.models import InboundMessage
@@ -46,6 +46,8 @@ from notifications.delivery_status import (
     parse_status_callback,
 )
 from notifications.models import Notification
+
+Via = IncidentEvent.Via
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -353,9 +355,9 @@ def _handle_sms_reply(request: HttpRequest, params: Mapping[str, str]) -> Handle
     since = timezone.now()
     try:
         if acknowledge:
-            incident = incident_acknowledge(incident_id=incident_id, user=user, channel="sms")
+            incident = incident_acknowledge(incident_id=incident_id, user=user, via=Via.SMS)
         else:
-            incident = incident_resolve(incident_id=incident_id, user=user, channel="sms")
+            incident = incident_resolve(incident_id=incident_id, user=user, via=Via.SMS)
     except Incident.DoesNotExist:
         return Handled(
             _sms(f"There is no incident #{incident_id}."),
@@ -533,7 +535,7 @@ def _act_on_key(incident: Incident, user: User, key: str) -> Handled:
     name = user.get_username()
     since = timezone.now()
     if key == "1":
-        after = incident_acknowledge(incident_id=incident.pk, user=user, channel="voice")
+        after = incident_acknowledge(incident_id=incident.pk, user=user, via=Via.VOICE)
         if _acknowledged_now(after, user, since):
             return Handled(
                 _say_and_hang_up(f"Incident {spoken} is acknowledged. Goodbye."),
@@ -542,7 +544,7 @@ def _act_on_key(incident: Incident, user: User, key: str) -> Handled:
                 incident.pk,
             )
     elif key == "2":
-        after = incident_resolve(incident_id=incident.pk, user=user, channel="voice")
+        after = incident_resolve(incident_id=incident.pk, user=user, via=Via.VOICE)
         if _resolved_now(after, user, since):
             return Handled(
                 _say_and_hang_up(f"Incident {spoken} is resolved. Goodbye."),
@@ -551,7 +553,7 @@ def _act_on_key(incident: Incident, user: User, key: str) -> Handled:
                 incident.pk,
             )
     else:  # "3"
-        if escalation_escalate_now(incident_id=incident.pk, user=user, channel="voice"):
+        if escalation_escalate_now(incident_id=incident.pk, user=user, via=Via.VOICE):
             return Handled(
                 _say_and_hang_up(f"Escalating incident {spoken} to the next step now. Goodbye."),
                 Outcome.ESCALATED,

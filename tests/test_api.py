@@ -303,7 +303,7 @@ def test_resolve_over_the_api_is_recorded_with_channel_api_and_is_idempotent(
     assert body(late_ack)["state"] == "resolved"
     assert incident.state == Incident.State.RESOLVED
     assert incident.resolved_by == user
-    assert list(incident.events.values_list("kind", "channel")) == [("resolved", "api")]
+    assert list(incident.events.values_list("kind", "via")) == [("resolved", "api")]
 
 
 def test_acting_on_a_missing_incident_answers_404(api: Client) -> None:

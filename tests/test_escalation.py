@@ -4,6 +4,7 @@ guard against duplicated tasks. Time is passed in (``now=``), never slept."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from accounts.models import Membership, Team, User
 from escalation import engine
 from escalation.engine import escalation_run_step
 from escalation.models import EscalationPolicy, EscalationStep
+from escalation.snapshot import PolicySnapshot, Ref
 from escalation.tasks import escalate, rekick_due_escalations
 from incidents.models import Incident, IncidentEvent
 from incidents.services import incident_acknowledge, incident_open, incident_resolve
@@ -21,6 +23,8 @@ from integrations.models import Integration
 from notifications.models import Notification
 from schedules.models import Layer, LayerMember, Override, Schedule
 from tests.factories import IncidentFactory, IntegrationFactory, UserFactory
+
+Via = IncidentEvent.Via
 
 pytestmark = pytest.mark.django_db
 
@@ -370,7 +374,7 @@ def test_acknowledge_stops_escalation(
     queued_token = incident.escalation_token
 
     with django_capture_on_commit_callbacks(execute=True):
-        incident_acknowledge(incident_id=incident.pk, user=alice, channel="web")
+        incident_acknowledge(incident_id=incident.pk, user=alice, via=Via.WEB)
 
     incident.refresh_from_db()
     assert incident.next_escalation_at is None
@@ -390,7 +394,7 @@ def test_resolve_stops_escalation(
     step(incident, T0)
 
     with django_capture_on_commit_callbacks(execute=True):
-        incident_resolve(incident_id=incident.pk, user=alice, channel="web")
+        incident_resolve(incident_id=incident.pk, user=alice, via=Via.WEB)
 
     incident.refresh_from_db()
     assert incident.next_escalation_at is None
@@ -496,7 +500,7 @@ def test_escalate_now_runs_the_next_step_without_waiting(alice: User, bob: User)
     step(incident, T0)
 
     assert engine.escalation_escalate_now(
-        incident_id=incident.pk, now=T0 + timedelta(minutes=1), user=alice, channel="web"
+        incident_id=incident.pk, now=T0 + timedelta(minutes=1), user=alice, via=Via.WEB
     )
     assert step(incident, T0 + timedelta(minutes=1)) == engine.ESCALATED
     assert lines(incident)[1] == "Escalated now by alice via web."
@@ -562,12 +566,15 @@ def test_a_worker_reuses_a_policy_snapshot_only_within_the_cache_window(
     engine._recent_snapshots.clear()
     settings.INTEGRATION_CACHE_SECONDS = 60
     first = engine.recent_policy_snapshot(integration_id)
-    first["repeat"] = 99  # callers get copies: changing one cannot change the cache
+    assert first is not None and first.repeat == 0
+    with pytest.raises(FrozenInstanceError):  # shared between callers: nobody can change it
+        first.repeat = 99  # type: ignore[misc]
     EscalationPolicy.objects.filter(pk=policy.pk).update(repeat=2)
 
-    assert engine.recent_policy_snapshot(integration_id)["repeat"] == 0  # cached
+    assert engine.recent_policy_snapshot(integration_id) == first  # cached
     settings.INTEGRATION_CACHE_SECONDS = 0
-    assert engine.recent_policy_snapshot(integration_id)["repeat"] == 2
+    again = engine.recent_policy_snapshot(integration_id)
+    assert again is not None and again.repeat == 2
 
 
 def test_the_incident_remembers_who_the_last_step_paged(alice: User, bob: User) -> None:
@@ -578,3 +585,27 @@ def test_the_incident_remembers_who_the_last_step_paged(alice: User, bob: User) 
     step(incident, T0 + timedelta(minutes=5))
     incident.refresh_from_db()
     assert [t["name"] for t in incident.escalation_targets] == ["alice", "bob"]  # by name
+
+
+def test_the_stored_snapshot_reads_back_as_the_policy_it_froze(alice: User, bob: User) -> None:
+    schedule = Schedule.objects.create(name="Primary")
+    policy = make_policy({"users": [alice, bob]}, {"schedules": [schedule]}, repeat=1)
+    incident = make_incident(policy)
+
+    step(incident, T0)
+
+    incident.refresh_from_db()
+    stored = incident.escalation_snapshot
+    # The row keeps plain JSON (readable in the admin and by older code)...
+    assert stored["policy"] == {"id": policy.pk, "name": policy.name}
+    assert stored["steps"][0]["users"] == [
+        {"id": alice.pk, "name": "alice"},
+        {"id": bob.pk, "name": "bob"},
+    ]
+    # ... which is the typed snapshot, both ways.
+    snapshot = PolicySnapshot.from_json(stored)
+    assert snapshot is not None
+    assert (snapshot.repeat, snapshot.rounds, len(snapshot.steps)) == (1, 2, 2)
+    assert snapshot.steps[1].schedules == (Ref(schedule.pk, "Primary"),)
+    assert snapshot.to_json() == stored
+    assert PolicySnapshot.from_json({}) is None

@@ -220,7 +220,7 @@ def test_ok_resolves_the_open_incident_by_source(sns: Sns) -> None:
     incident = Incident.objects.get()
     assert incident.state == "resolved" and incident.resolved_by is None
     resolved = incident.events.get(kind="resolved")
-    assert resolved.channel == "source" and "Resolved by source" in resolved.message
+    assert resolved.via == "source" and "Resolved by source" in resolved.message
     assert sns.row().outcome == "resolved"
     # The next ALARM is a new problem: a new incident.
     sns.alarm(at="2026-11-21T05:00:00Z")

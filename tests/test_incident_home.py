@@ -33,6 +33,8 @@ from tests.factories import IncidentFactory, IntegrationFactory, TeamFactory, Us
 from tests.sns_signing import signed_envelope
 from tests.test_integration_pages import ALARM, post_sns, text_of
 
+Via = IncidentEvent.Via
+
 pytestmark = pytest.mark.django_db
 
 LIST = reverse("incidents:list")
@@ -235,7 +237,7 @@ def test_acknowledge_with_htmx_returns_the_row_in_its_new_state(
     incident.refresh_from_db()
     assert (incident.state, incident.acknowledged_by) == ("acknowledged", user)
     event = incident.events.get(kind=IncidentEvent.Kind.ACKNOWLEDGED)
-    assert (event.channel, event.actor) == ("web", user)
+    assert (event.via, event.actor) == ("web", user)
 
 
 def test_resolve_with_htmx_returns_the_row_without_buttons(
@@ -250,7 +252,7 @@ def test_resolve_with_htmx_returns_the_row_without_buttons(
     assert "</button>" not in body
     incident.refresh_from_db()
     assert incident.state == "resolved"
-    assert incident.events.get(kind="resolved").channel == "web"
+    assert incident.events.get(kind="resolved").via == "web"
 
 
 def test_without_javascript_the_row_buttons_post_and_come_back(
@@ -298,7 +300,7 @@ def test_bulk_acknowledge_acknowledges_the_ticked_incidents(signed_in: Client, u
     for incident in ticked:
         incident.refresh_from_db()
         assert (incident.state, incident.acknowledged_by) == ("acknowledged", user)
-        assert incident.events.get().channel == "web"
+        assert incident.events.get().via == "web"
     left_alone.refresh_from_db()
     assert left_alone.state == "triggered"
 
@@ -381,7 +383,7 @@ def test_poll_shows_a_state_change_made_elsewhere(signed_in: Client) -> None:
     url = poll_url(signed_in.get(LIST, {"state": "triggered"}).content)
 
     incident_acknowledge(
-        incident_id=opened.incident_id, user=UserFactory(username="bob"), channel="sms"
+        incident_id=opened.incident_id, user=UserFactory(username="bob"), via=Via.SMS
     )
     response = signed_in.get(url, headers=HTMX)
 
@@ -518,7 +520,7 @@ def test_timeline_kinds_are_told_apart(signed_in: Client) -> None:
     ]
     for n, (kind, channel, data, actor) in enumerate(lines):
         IncidentEvent.objects.create(
-            incident=incident, kind=kind, channel=channel, data=data, actor=actor,
+            incident=incident, kind=kind, via=channel, data=data, actor=actor,
             at=now + timedelta(seconds=n), message=f"line {n}",
         )  # fmt: skip
 

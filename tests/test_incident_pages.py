@@ -205,7 +205,7 @@ def test_acknowledge_button_acknowledges_and_hides_itself(signed_in: Client) -> 
     assert incident.acknowledged_by is not None
     assert incident.acknowledged_by.username == "responder"
     event = incident.events.get(kind=IncidentEvent.Kind.ACKNOWLEDGED)
-    assert (event.channel, event.actor) == ("web", incident.acknowledged_by)
+    assert (event.via, event.actor) == ("web", incident.acknowledged_by)
     assertContains(response, f"Incident #{incident.pk} is acknowledged.")
     assertNotContains(response, f'action="{ack_url}"')
     assertContains(response, "Resolve</button>")
@@ -219,7 +219,7 @@ def test_resolve_button_resolves_and_leaves_no_buttons(signed_in: Client) -> Non
 
     incident.refresh_from_db()
     assert incident.state == Incident.State.RESOLVED
-    assert incident.events.get(kind="resolved").channel == "web"
+    assert incident.events.get(kind="resolved").via == "web"
     assertContains(response, f"Incident #{incident.pk} is resolved.")
     assertNotContains(response, "Acknowledge</button>")
     assertNotContains(response, "Resolve</button>")
@@ -273,7 +273,7 @@ def test_a_note_appears_on_the_timeline_with_its_author(signed_in: Client) -> No
     )
 
     note = incident.events.get(kind="note")
-    assert (note.message, note.channel) == ("Restarted the <db>", "web")
+    assert (note.message, note.via) == ("Restarted the <db>", "web")
     assertContains(response, "Restarted the &lt;db&gt;")
     assert re.search(r"Note \d{4}-\d\d-\d\d \d\d:\d\d:\d\d · web · responder", text_of(response))
 

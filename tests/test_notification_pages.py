@@ -30,7 +30,7 @@ def test_outbox_shows_recorded_messages_and_their_text(settings: Any, client: Cl
     alice = UserFactory(username="alice", phone="+15005550001")
     incident = IncidentFactory(title="Root login")
     row = queued(alice, incident)
-    services.deliver(row.pk)
+    services.notification_deliver(notification_id=row.pk)
     client.force_login(alice)
 
     page = client.get("/notifications/outbox/").content.decode()
@@ -86,8 +86,10 @@ def test_a_broken_email_link_gets_a_page_not_an_error(client: Client) -> None:
 def test_a_verification_code_is_shown_only_to_its_owner(settings: Any, client: Client) -> None:
     settings.TWILIO_OUTBOX_MODE = True
     alice = UserFactory(username="alice", phone="+15005550001")
-    row = services.send_verification_code(alice.contact_methods.get(kind="phone"), "246810")
-    services.deliver(row.pk)
+    row = services.notification_send_verification_code(
+        method=alice.contact_methods.get(kind="phone"), code="246810"
+    )
+    services.notification_deliver(notification_id=row.pk)
     client.force_login(UserFactory(username="mallory"))
     other = client.get(f"/notifications/outbox/{row.pk}/").content.decode()
     assert "246810" not in other and "******" in other

@@ -24,6 +24,8 @@ from notifications.tasks import send_notification
 from tests import twilio_fake
 from tests.factories import IncidentFactory, UserFactory
 
+Via = IncidentEvent.Via
+
 pytestmark = pytest.mark.django_db
 
 Status = Notification.Status
@@ -75,7 +77,7 @@ def test_sms_goes_through_the_twilio_client_to_the_configured_api_base(
     row = page(alice)
     with responses.RequestsMock() as rsps:
         twilio_fake.add_sms_ok(rsps)
-        assert services.deliver(row.pk).outcome == services.SENT
+        assert services.notification_deliver(notification_id=row.pk).outcome == services.SENT
         [call] = rsps.calls
     sent = twilio_fake.form(call)
     assert call.request.url == twilio_fake.messages_url()
@@ -100,7 +102,7 @@ def test_sms_text_keeps_to_gsm7(live_twilio: Any, alice: Any) -> None:
     row = page(alice, title="“Prod” — naïve café ✓ [db]")
     with responses.RequestsMock() as rsps:
         twilio_fake.add_sms_ok(rsps)
-        services.deliver(row.pk)
+        services.notification_deliver(notification_id=row.pk)
         body = twilio_fake.form(rsps.calls[0])["Body"]
     assert '"Prod" - naive café ? (db)' in body
     assert messages.gsm7(body) == body  # every character is already GSM-7
@@ -124,7 +126,7 @@ def test_a_page_planned_before_its_user_was_deactivated_is_not_sent(
     alice.save(update_fields=["is_active"])
 
     with responses.RequestsMock() as rsps:  # any request would fail the test: none added
-        assert services.deliver(row.pk).outcome == services.CANCELLED
+        assert services.notification_deliver(notification_id=row.pk).outcome == services.CANCELLED
         assert not rsps.calls
     row = reload(row)
     assert row.status == Status.CANCELLED
@@ -137,7 +139,7 @@ def test_a_deactivated_user_gets_no_resolved_notice(live_twilio: Any, alice: Any
     alice.is_active = False
     alice.save(update_fields=["is_active"])
 
-    assert services.queue_resolved(incident_id=incident_of(row)) == 0
+    assert services.notification_queue_resolved(incident_id=incident_of(row)) == 0
     assert not Notification.objects.filter(purpose=Notification.Purpose.RESOLVED).exists()
 
 
@@ -145,7 +147,7 @@ def test_a_send_claimed_by_another_worker_is_not_sent_again(live_twilio: Any, al
     row = page(alice)
     Notification.objects.filter(pk=row.pk).update(status=Status.SENDING)
     with responses.RequestsMock() as rsps:  # any request would fail the test: none added
-        assert services.deliver(row.pk).outcome == services.NOT_QUEUED
+        assert services.notification_deliver(notification_id=row.pk).outcome == services.NOT_QUEUED
         assert not rsps.calls
 
 
@@ -153,7 +155,7 @@ def test_a_send_not_due_yet_waits(live_twilio: Any, alice: Any) -> None:
     row = page(alice)
     Notification.objects.filter(pk=row.pk).update(due_at=timezone.now() + timedelta(minutes=5))
     with responses.RequestsMock():
-        assert services.deliver(row.pk).outcome == services.NOT_DUE
+        assert services.notification_deliver(notification_id=row.pk).outcome == services.NOT_DUE
     assert reload(row).status == Status.QUEUED
 
 
@@ -175,17 +177,20 @@ def test_transient_errors_retry_with_backoff_then_succeed(
     with responses.RequestsMock() as rsps:
         rsps.add(responses.POST, twilio_fake.messages_url(), **failure)
         before = timezone.now()
-        first = services.deliver(row.pk)
+        first = services.notification_deliver(notification_id=row.pk)
         assert first.outcome == services.RETRY and first.retry_at is not None
         assert timedelta(seconds=9) < first.retry_at - before < timedelta(seconds=12)
         row = reload(row)
         assert row.status == Status.QUEUED and row.attempts == 1
         assert row.error.startswith("attempt 1 failed, retrying")
         # Early: not due yet, nothing sent.
-        assert services.deliver(row.pk).outcome == services.NOT_DUE
+        assert services.notification_deliver(notification_id=row.pk).outcome == services.NOT_DUE
     with responses.RequestsMock() as rsps:
         twilio_fake.add_sms_ok(rsps)
-        assert services.deliver(row.pk, now=row.due_at).outcome == services.SENT
+        assert (
+            services.notification_deliver(notification_id=row.pk, now=row.due_at).outcome
+            == services.SENT
+        )
     row = reload(row)
     assert row.status == Status.SENT and row.attempts == 2
 
@@ -197,11 +202,14 @@ def test_backoff_doubles_and_gives_up_after_the_last_attempt(live_twilio: Any, a
         rsps.add(responses.POST, twilio_fake.messages_url(), **twilio_fake.error(500, 0, "down"))
         now = timezone.now()
         for _ in range(2):
-            result = services.deliver(row.pk, now=now)
+            result = services.notification_deliver(notification_id=row.pk, now=now)
             assert result.outcome == services.RETRY and result.retry_at is not None
             waits.append((result.retry_at - now).total_seconds())
             now = result.retry_at
-        assert services.deliver(row.pk, now=now).outcome == services.FAILED
+        assert (
+            services.notification_deliver(notification_id=row.pk, now=now).outcome
+            == services.FAILED
+        )
         assert len(rsps.calls) == 3
     assert waits == [10.0, 20.0]
     row = reload(row)
@@ -221,7 +229,7 @@ def test_permanent_errors_stop_at_once_and_show(
     with responses.RequestsMock() as rsps:
         failure = twilio_fake.error(400, code, message)
         rsps.add(responses.POST, twilio_fake.messages_url(), **failure)
-        assert services.deliver(row.pk).outcome == services.FAILED
+        assert services.notification_deliver(notification_id=row.pk).outcome == services.FAILED
         assert len(rsps.calls) == 1
     row = reload(row)
     assert row.status == Status.FAILED and row.attempts == 1
@@ -239,7 +247,7 @@ def test_voice_call_asks_twilio_for_our_twiml_with_machine_detection(
     row = page(alice, channel="voice")
     with responses.RequestsMock() as rsps:
         twilio_fake.add_call_ok(rsps)
-        assert services.deliver(row.pk).outcome == services.SENT
+        assert services.notification_deliver(notification_id=row.pk).outcome == services.SENT
         sent = twilio_fake.form(rsps.calls[0])
         assert rsps.calls[0].request.url == twilio_fake.calls_url()
     assert sent["Url"] == f"https://klaxon.example.com/webhooks/twilio/voice/?n={row.pk}"
@@ -254,7 +262,7 @@ def test_outbox_mode_records_instead_of_sending(settings: Any, alice: Any) -> No
     settings.TWILIO_OUTBOX_MODE = True
     row = page(alice)
     with responses.RequestsMock() as rsps:
-        assert services.deliver(row.pk).outcome == services.SENT
+        assert services.notification_deliver(notification_id=row.pk).outcome == services.SENT
         assert not rsps.calls
     row = reload(row)
     assert row.outbox and row.status == Status.SENT and "TRIGGERED" in row.body
@@ -266,7 +274,7 @@ def test_a_page_for_an_acknowledged_incident_is_cancelled_not_sent(
     row = page(alice)
     Incident.objects.filter(pk=incident_of(row)).update(state=Incident.State.ACKNOWLEDGED)
     with responses.RequestsMock() as rsps:
-        assert services.deliver(row.pk).outcome == services.CANCELLED
+        assert services.notification_deliver(notification_id=row.pk).outcome == services.CANCELLED
         assert not rsps.calls
     assert reload(row).status == Status.CANCELLED
 
@@ -280,7 +288,7 @@ def test_acknowledging_cancels_the_later_voice_call(
     )
     Notification.objects.filter(pk=sms.pk).update(status=Status.SENT, attempts=1)
     with django_capture_on_commit_callbacks(execute=True):
-        incident_acknowledge(incident_id=incident_of(sms), user=alice, channel="web")
+        incident_acknowledge(incident_id=incident_of(sms), user=alice, via=Via.WEB)
     voice = reload(voice)
     assert voice.status == Status.CANCELLED
     assert voice.error == "incident acknowledged via web"
@@ -291,7 +299,7 @@ def test_email_has_text_html_and_signed_single_use_links(
     live_twilio: Any, alice: Any, client: Client
 ) -> None:
     row = page(alice, channel="email", kind="email")
-    assert services.deliver(row.pk).outcome == services.SENT
+    assert services.notification_deliver(notification_id=row.pk).outcome == services.SENT
     [message] = mail.outbox
     assert message.to == ["alice@example.com"]
     assert message.subject == f"[Klaxon] #{row.incident_id} TRIGGERED: Console sign-in failures"
@@ -312,7 +320,7 @@ def test_email_has_text_html_and_signed_single_use_links(
     assert done.status_code == 200
     incident = Incident.objects.get(pk=incident_of(row))
     assert incident.state == Incident.State.ACKNOWLEDGED and incident.acknowledged_by == alice
-    assert incident.events.filter(kind="acknowledged", channel="email").exists()
+    assert incident.events.filter(kind="acknowledged", via="email").exists()
 
     # Single use: the same link, and the resolve link from the same email, are spent.
     again = client.post(path)
@@ -351,13 +359,13 @@ def test_resolving_tells_everyone_who_was_paged_by_their_resolved_rules(
             incident=incident, user=user, contact_method=method, purpose="triggered",
             channel=channel, destination=method.value, due_at=timezone.now(),
         )  # fmt: skip
-    services.deliver(sms.pk)
+    services.notification_deliver(notification_id=sms.pk)
     bob_page = Notification.objects.get(user=bob)
-    services.deliver(bob_page.pk)
+    services.notification_deliver(notification_id=bob_page.pk)
     # carol's page was never attempted (cancelled on resolve): she is not told.
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        incident_resolve(incident_id=incident.pk, user=alice, channel="web")
+        incident_resolve(incident_id=incident.pk, user=alice, via=Via.WEB)
     # The resolve queues the follow-ups; sending them is queued on their own commit.
     for _ in range(3):
         if not callbacks:
@@ -372,7 +380,7 @@ def test_resolving_tells_everyone_who_was_paged_by_their_resolved_rules(
     assert resolved[0].body.startswith(f"Klaxon #{incident.pk} RESOLVED: ")
     assert Notification.objects.get(user=carol, purpose="triggered").status == Status.CANCELLED
     # A second resolve signal queues nothing new.
-    assert services.queue_resolved(incident_id=incident.pk) == 0
+    assert services.notification_queue_resolved(incident_id=incident.pk) == 0
 
 
 def test_the_beat_requeues_lost_sends_and_fails_stuck_ones(
@@ -386,7 +394,7 @@ def test_the_beat_requeues_lost_sends_and_fails_stuck_ones(
     Notification.objects.filter(pk=stuck.pk).update(due_at=long_ago, status=Status.SENDING)
     Notification.objects.filter(pk=stuck.pk).update(updated_at=long_ago)
 
-    requeued, failed = services.rekick_due()
+    requeued, failed = services.notification_rekick_due()
 
     assert (requeued, failed) == (1, 1)
     assert reload(lost).status == Status.SENT  # its task ran (eagerly) and sent it
@@ -399,22 +407,22 @@ def test_test_sends_and_verification_codes_need_no_incident(settings: Any, alice
     settings.TWILIO_OUTBOX_MODE = True
     phone = alice.contact_methods.get(kind=ContactMethod.Kind.PHONE)
     for channel in ("sms", "voice"):
-        row = services.queue_test(phone, channel)
-        services.deliver(row.pk)
+        row = services.notification_queue_test(method=phone, channel=channel)
+        services.notification_deliver(notification_id=row.pk)
         assert reload(row).status == Status.SENT
     with pytest.raises(ValueError):
-        services.queue_test(phone, "email")
-    code = services.send_verification_code(phone, "123456")
-    services.deliver(code.pk)
+        services.notification_queue_test(method=phone, channel="email")
+    code = services.notification_send_verification_code(method=phone, code="123456")
+    services.notification_deliver(notification_id=code.pk)
     assert "123456" in reload(code).body  # outbox mode keeps it, so a developer can read it
 
 
 def test_a_real_verification_sms_does_not_keep_the_code(live_twilio: Any, alice: Any) -> None:
     phone = alice.contact_methods.get(kind=ContactMethod.Kind.PHONE)
-    row = services.send_verification_code(phone, "654321")
+    row = services.notification_send_verification_code(method=phone, code="654321")
     with responses.RequestsMock() as rsps:
         twilio_fake.add_sms_ok(rsps)
-        services.deliver(row.pk)
+        services.notification_deliver(notification_id=row.pk)
         assert "654321" in twilio_fake.form(rsps.calls[0])["Body"]
     assert "654321" not in reload(row).body
 
@@ -426,15 +434,15 @@ def test_resolved_notices_are_rows_written_with_the_resolve_itself(
     beat sends them if the message that should have is lost."""
     settings.TWILIO_OUTBOX_MODE = True
     sms = page(alice)
-    services.deliver(sms.pk)
+    services.notification_deliver(notification_id=sms.pk)
 
     with django_capture_on_commit_callbacks(execute=False):  # the broker never hears
-        incident_resolve(incident_id=incident_of(sms), user=alice, channel="web")
+        incident_resolve(incident_id=incident_of(sms), user=alice, via=Via.WEB)
     notice = Notification.objects.get(purpose="resolved")
     assert (notice.user, notice.status) == (alice, Status.QUEUED)
 
     settings.NOTIFY_REKICK_GRACE_SECONDS = 0
-    assert services.rekick_due() == (1, 0)
+    assert services.notification_rekick_due() == (1, 0)
     assert reload(notice).status == Status.SENT
 
 
@@ -443,6 +451,6 @@ def test_an_incident_that_never_escalated_resolves_with_no_follow_up_work(
 ) -> None:
     incident = IncidentFactory()  # no escalation step ever ran: nobody was paged
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        incident_resolve(incident_id=incident.pk, user=alice, channel="web")
+        incident_resolve(incident_id=incident.pk, user=alice, via=Via.WEB)
     assert not callbacks
     assert not Notification.objects.exists()

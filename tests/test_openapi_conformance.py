@@ -88,9 +88,9 @@ def world(transactional_db: Any, settings: Any) -> tuple[str, dict[str, list[int
         start=incident.created_at,
         end=incident.created_at.replace(year=incident.created_at.year + 1),
     )
-    contacts.add_contact_method(admin, ContactMethod.Kind.EMAIL, "admin@example.com")
-    contacts.add_contact_method(admin, ContactMethod.Kind.PHONE, "+15005550009")
-    contacts.default_rules(admin)
+    contacts.contact_method_add(user=admin, kind=ContactMethod.Kind.EMAIL, raw="admin@example.com")
+    contacts.contact_method_add(user=admin, kind=ContactMethod.Kind.PHONE, raw="+15005550009")
+    contacts.notification_rule_add_defaults(user=admin)
     return Token.objects.create(user=admin).key, _existing_ids(admin)
 
 

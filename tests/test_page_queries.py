@@ -104,7 +104,7 @@ def add_inbound(rows: int, *, outcome: str = "appended") -> list[InboundMessage]
         if i % 2 == 0:
             incident = new_incident()
             event = IncidentEvent.objects.create(
-                incident=incident, kind="appended", at=now, channel="source", message="ALARM"
+                incident=incident, kind="appended", at=now, via="source", message="ALARM"
             )
             row = InboundMessage(
                 source=InboundMessage.Source.SNS,
@@ -296,7 +296,7 @@ def grow_incident(incident: Incident, rows: int) -> None:
             incident=incident,
             kind=kind,
             at=now + timedelta(seconds=n),
-            channel="source" if kind == "appended" else "web",
+            via="source" if kind == "appended" else "web",
             message=f"line {n}",
             actor=user if kind in ("note", "acknowledged") else None,
             data={"status": "delivered"} if kind == "notified" else {},

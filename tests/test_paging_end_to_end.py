@@ -84,7 +84,7 @@ def test_alarm_to_sms_to_reply_acknowledges_and_stops_paging(
 
     incident.refresh_from_db()
     assert incident.state == Incident.State.ACKNOWLEDGED and incident.acknowledged_by == alice
-    assert incident.events.filter(kind="acknowledged", channel="sms").exists()
+    assert incident.events.filter(kind="acknowledged", via="sms").exists()
     # No further pages: the voice call due in 5 minutes is cancelled, step 2 (bob) will
     # not run, and nothing else reached Twilio.
     voice = Notification.objects.get(incident=incident, channel="voice")

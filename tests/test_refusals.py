@@ -7,6 +7,8 @@ Twilio requests are signed for real; email links are signed as the app signs the
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -22,6 +24,8 @@ from notifications import links
 from notifications.models import Notification
 from tests.factories import IncidentFactory, TeamFactory, UserFactory
 from tests.test_twilio_webhooks import BASE, SMS_URL, call, page, post, said, sms_text
+
+Via = IncidentEvent.Via
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("twilio_webhooks")]
 
@@ -86,7 +90,7 @@ def test_a_viewers_sms_resolve_reply_is_refused_and_changes_nothing(
     )
     unchanged(incident)
     line = refused_line(incident)
-    assert (line.actor, line.channel) == (vera, "sms")
+    assert (line.actor, line.via) == (vera, "sms")
     assert "vera is a viewer" in line.message
     row = only_log_row()
     assert (row.outcome, row.incident_id) == (InboundMessage.Outcome.REJECTED, incident.pk)
@@ -132,7 +136,7 @@ def test_a_viewers_key_on_the_call_is_refused_in_words(
     ]
     assert root.find("Hangup") is not None
     unchanged(incident)
-    assert refused_line(incident).channel == "voice"
+    assert refused_line(incident).via == "voice"
     row = only_log_row()
     assert row.outcome == InboundMessage.Outcome.REJECTED
     assert row.reason.endswith(f"can {action} incidents (key {key})")
@@ -177,7 +181,7 @@ def test_an_email_link_stops_working_when_its_user_is_deactivated(client: Client
         assert refusal in response.content.decode()
         assert f"Acknowledge incident #{incident.pk}" not in response.content.decode()
     unchanged(incident)
-    assert refused_line(incident).channel == "email"
+    assert refused_line(incident).via == "email"
     # Refused, not spent: reactivated, the same link works.
     User.objects.filter(pk=alice.pk).update(is_active=True)
     assert client.post(path).status_code == 200
@@ -228,8 +232,8 @@ def test_the_services_refuse_whatever_channel_calls_them(vera: User, dave: User,
 
     for act in (incident_acknowledge, incident_resolve, engine.escalation_escalate_now):
         with pytest.raises(NotAllowed) as refused:
-            act(incident_id=incident.pk, user=user, channel="pager-app")
+            act(incident_id=incident.pk, user=user, via=cast(Via, "pager-app"))
         assert user.get_username() in refused.value.reason
 
     unchanged(incident)
-    assert incident.events.filter(kind="note", channel="pager-app").count() == 3
+    assert incident.events.filter(kind="note", via="pager-app").count() == 3

@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from accounts.contacts import add_contact_method
+from accounts.contacts import contact_method_add
 from accounts.models import User
 from incidents.models import Incident, IncidentEvent
 from integrations.models import InboundMessage
@@ -353,7 +353,7 @@ def test_sms_4_acknowledges_the_newest_incident_still_triggered(
     assert newer.state == Incident.State.ACKNOWLEDGED
     assert newer.acknowledged_by == alice
     event = newer.events.get(kind=IncidentEvent.Kind.ACKNOWLEDGED)
-    assert (event.channel, event.actor) == ("sms", alice)
+    assert (event.via, event.actor) == ("sms", alice)
     for untouched in (older, someone_elses):
         untouched.refresh_from_db()
         assert untouched.state == Incident.State.TRIGGERED
@@ -373,7 +373,7 @@ def test_sms_6_with_a_number_resolves_that_incident(client: Client, alice: User)
     assert sms_text(response) == f"Resolved #{named.pk}: Queue backlog."
     named.refresh_from_db()
     assert (named.state, named.resolved_by) == (Incident.State.RESOLVED, alice)
-    assert named.events.get(kind=IncidentEvent.Kind.RESOLVED).channel == "sms"
+    assert named.events.get(kind=IncidentEvent.Kind.RESOLVED).via == "sms"
     latest.refresh_from_db()
     assert latest.state == Incident.State.TRIGGERED
     row = only_row()
@@ -407,7 +407,7 @@ def test_sms_from_an_unknown_number_changes_nothing(client: Client, alice: User,
     page(alice, incident)
     sender = "+15005550009"
     if who == "unverified":
-        add_contact_method(UserFactory(), "phone", sender, verified=False)
+        contact_method_add(user=UserFactory(), kind="phone", raw=sender, verified=False)
 
     response = post(client, SMS_URL, {"From": sender, "Body": f"4 {incident.pk}"})
 
@@ -537,7 +537,7 @@ def test_voice_key_1_acknowledges(client: Client, alice: User) -> None:
     incident.refresh_from_db()
     assert (incident.state, incident.acknowledged_by) == (Incident.State.ACKNOWLEDGED, alice)
     event = incident.events.get(kind=IncidentEvent.Kind.ACKNOWLEDGED)
-    assert (event.channel, event.actor) == ("voice", alice)
+    assert (event.via, event.actor) == ("voice", alice)
     row = only_row()
     assert (row.outcome, row.incident_id) == (Outcome.ACKNOWLEDGED, incident.pk)
 
@@ -551,7 +551,7 @@ def test_voice_key_2_resolves(client: Client, alice: User) -> None:
     assert root.find("Hangup") is not None
     incident.refresh_from_db()
     assert (incident.state, incident.resolved_by) == (Incident.State.RESOLVED, alice)
-    assert incident.events.get(kind=IncidentEvent.Kind.RESOLVED).channel == "voice"
+    assert incident.events.get(kind=IncidentEvent.Kind.RESOLVED).via == "voice"
     assert only_row().outcome == Outcome.RESOLVED
 
 
@@ -694,7 +694,7 @@ def test_sms_delivered(client: Client, alice: User) -> None:
     assert (notification.status, notification.provider_status) == ("delivered", "delivered")
     assert timeline(incident) == [f"SMS to alice ({ALICE_PHONE}) delivered."]
     event = incident.events.get(kind=IncidentEvent.Kind.NOTIFIED)
-    assert event.channel == "sms"
+    assert event.via == "sms"
     assert event.data == {
         "notification_id": notification.pk,
         "status": "delivered",

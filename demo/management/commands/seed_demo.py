@@ -66,9 +66,13 @@ class Command(BaseCommand):
             )
             # Verified at once (the demo vouches for them), then the default rules:
             # SMS at once, a voice call after 5 minutes, an SMS on resolve.
-            contacts.add_contact_method(person, ContactMethod.Kind.EMAIL, person.email)
-            contacts.add_contact_method(person, ContactMethod.Kind.PHONE, phone, verified=True)
-            contacts.default_rules(person)
+            contacts.contact_method_add(
+                user=person, kind=ContactMethod.Kind.EMAIL, raw=person.email
+            )
+            contacts.contact_method_add(
+                user=person, kind=ContactMethod.Kind.PHONE, raw=phone, verified=True
+            )
+            contacts.notification_rule_add_defaults(user=person)
             people.append(person)
         for person in people:
             Membership.objects.create(team=team, user=person)
