@@ -12,6 +12,7 @@ from django.db.models import Model, QuerySet
 
 from accounts.models import Membership, Team, User
 from audit import services as audit
+from config.ids import parse_id
 
 MY_TEAMS = "mine"
 
@@ -52,8 +53,9 @@ def team_filter(raw: str | None, user: Any) -> TeamFilter:
     value = (raw or "").strip()
     if value == MY_TEAMS:
         return TeamFilter(MY_TEAMS, team_ids_of(user))
-    if value.isascii() and value.isdigit() and len(value) <= 18:
-        return TeamFilter(value, [int(value)])
+    team_id = parse_id(value)
+    if team_id is not None:
+        return TeamFilter(value, [team_id])
     return TeamFilter("", None)
 
 

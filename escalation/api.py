@@ -73,12 +73,22 @@ class EscalationPolicyViewSet(
     permission_classes = [AdminOrReadOnly]
     http_method_names = ["get", "post", "put", "head", "options"]
 
-    def _save(self, request: Request, policy: EscalationPolicy | None) -> EscalationPolicy:
+    def _save(self, request: Request, policy: EscalationPolicy) -> EscalationPolicy:
+        """The same service as the pages: POST and PUT replace the fields and every step."""
         data = EscalationPolicyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        saved = services.escalation_policy_save(
-            actor=request.user, policy=policy, **data.validated_data
-        )
+        fields = data.validated_data
+        policy.name, policy.team, policy.repeat = fields["name"], fields["team"], fields["repeat"]
+        steps = [
+            services.StepInput(
+                delay_minutes=step["delay_minutes"],
+                targets=services.StepTargets(
+                    users=step["users"], schedules=step["schedules"], teams=step["teams"]
+                ),
+            )
+            for step in fields["steps"]
+        ]
+        saved = services.policy_save(actor=request.user, policy=policy, steps=steps)
         reloaded: EscalationPolicy = self.get_queryset().get(pk=saved.pk)
         return reloaded
 
@@ -86,7 +96,7 @@ class EscalationPolicyViewSet(
         request=EscalationPolicyInputSerializer, responses={201: EscalationPolicySerializer}
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        policy = self._save(request, None)
+        policy = self._save(request, EscalationPolicy())
         return Response(self.get_serializer(policy).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=EscalationPolicyInputSerializer, responses=EscalationPolicySerializer)

@@ -131,7 +131,7 @@ def recent_policy_snapshot(integration_id: int) -> PolicySnapshot | None:
 
 
 @dataclass
-class StepTargets:
+class WhoToPage:
     """Who one step pages (each user once, in order) and why, in words."""
 
     users: list[User] = field(default_factory=list)
@@ -148,7 +148,7 @@ def _names(users: list[User]) -> str:
     return ", ".join(u.get_username() for u in users) or "nobody"
 
 
-def resolve_targets(step: SnapshotStep, at: datetime) -> StepTargets:
+def resolve_targets(step: SnapshotStep, at: datetime) -> WhoToPage:
     """The users a snapshotted step pages at ``at``: its users, whoever is on call for
     its schedules at that moment, and the current members of its teams.
 
@@ -158,7 +158,7 @@ def resolve_targets(step: SnapshotStep, at: datetime) -> StepTargets:
     they respond for another team. The reason says so for each."""
     from accounts.models import Membership, User
 
-    targets = StepTargets()
+    targets = WhoToPage()
     if step.users:
         found = {u.pk: u for u in User.objects.filter(pk__in=[ref.id for ref in step.users])}
         viewers = _viewer_ids(found.values())
@@ -279,14 +279,14 @@ class _StepContext:
 
     now: datetime
     snapshots: dict[int, PolicySnapshot | None] = field(default_factory=dict)
-    targets: dict[SnapshotStep, StepTargets] = field(default_factory=dict)
+    targets: dict[SnapshotStep, WhoToPage] = field(default_factory=dict)
 
     def snapshot_for(self, integration_id: int) -> PolicySnapshot | None:
         if integration_id not in self.snapshots:
             self.snapshots[integration_id] = recent_policy_snapshot(integration_id)
         return self.snapshots[integration_id]
 
-    def targets_for(self, step: SnapshotStep) -> StepTargets:
+    def targets_for(self, step: SnapshotStep) -> WhoToPage:
         # Steps are frozen values: equal steps (one policy's, for many incidents) share.
         if step not in self.targets:
             from accounts.models import NotificationRule

@@ -5,20 +5,19 @@ step is audited as a change of its policy, whose snapshot lists every step."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import F, Max
 
-from accounts.models import Team
+from accounts.models import Team, User
 from audit import services as audit
 from escalation.models import EscalationPolicy, EscalationStep
 from schedules.models import Schedule
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
-
-    from accounts.models import User
 
     Actor = User | AnonymousUser | None
 
@@ -34,16 +33,57 @@ def _locked_policy(pk: int) -> EscalationPolicy:
     return EscalationPolicy.objects.select_for_update().get(pk=pk)
 
 
-def policy_save(*, actor: Actor, policy: EscalationPolicy) -> EscalationPolicy:
-    """Create ``policy`` (no id yet) or save its name, team and repeat count."""
+@dataclass(frozen=True)
+class StepTargets:
+    """Who a step pages: users, whoever is on call in schedules, members of teams."""
+
+    users: Iterable[User]
+    schedules: Iterable[Schedule] = ()
+    teams: Iterable[Team] = ()
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """A whole step, for ``policy_save(steps=...)``."""
+
+    delay_minutes: int
+    targets: StepTargets
+
+
+def _write_step(step: EscalationStep, targets: StepTargets) -> None:
+    step.save()
+    step.users.set(targets.users)
+    step.schedules.set(targets.schedules)
+    step.teams.set(targets.teams)
+
+
+def policy_save(
+    *, actor: Actor, policy: EscalationPolicy, steps: list[StepInput] | None = None
+) -> EscalationPolicy:
+    """Create ``policy`` (no id yet) or save its name, team and repeat count, with one
+    audit line. With ``steps`` (the API's POST and PUT) its steps are replaced by these,
+    in list order, in the same transaction and audit line; without (the pages), steps
+    change one at a time through ``step_save``."""
     with transaction.atomic():
-        if policy.pk is None:
-            policy.save()
-            audit.record(actor, audit.CREATED, policy, after=audit.snapshot(policy))
-            return policy
-        before = audit.snapshot(_locked_policy(policy.pk))
+        created = policy.pk is None
+        # The lock serialises two saves of one policy: two PUTs would otherwise
+        # interleave their step rows and trip the one-step-per-position constraint.
+        before = None if created else audit.snapshot(_locked_policy(policy.pk))
         policy.save()
-        audit.record(actor, audit.CHANGED, policy, before=before, after=audit.snapshot(policy))
+        if steps is not None:
+            policy.steps.all().delete()
+            for position, data in enumerate(steps):
+                step = EscalationStep(
+                    policy=policy, position=position, delay_minutes=data.delay_minutes
+                )
+                _write_step(step, data.targets)
+        audit.record(
+            actor,
+            audit.CREATED if created else audit.CHANGED,
+            policy,
+            before=before,
+            after=audit.snapshot(policy),
+        )
     return policy
 
 
@@ -55,53 +95,8 @@ def policy_delete(*, actor: Actor, policy: EscalationPolicy) -> None:
         current.delete()
 
 
-def escalation_policy_save(
-    *,
-    actor: Actor,
-    policy: EscalationPolicy | None,
-    name: str,
-    team: Team | None,
-    repeat: int,
-    steps: list[dict[str, Any]],
-) -> EscalationPolicy:
-    """Create a policy, or replace one's fields and all its steps (position = list order)."""
-    with transaction.atomic():
-        if policy is None:
-            policy = EscalationPolicy.objects.create(name=name, team=team, repeat=repeat)
-            before = None
-        else:
-            # Lock the row: two concurrent PUTs would otherwise interleave their step rows
-            # and trip the one-step-per-position constraint.
-            policy = _locked_policy(policy.pk)
-            before = audit.snapshot(policy)
-            policy.name, policy.team, policy.repeat = name, team, repeat
-            policy.save(update_fields=["name", "team", "repeat"])
-            policy.steps.all().delete()
-        for position, data in enumerate(steps):
-            step = EscalationStep.objects.create(
-                policy=policy, position=position, delay_minutes=data["delay_minutes"]
-            )
-            step.users.set(data["users"])
-            step.schedules.set(data["schedules"])
-            step.teams.set(data["teams"])
-        audit.record(
-            actor,
-            audit.CREATED if before is None else audit.CHANGED,
-            policy,
-            before=before,
-            after=audit.snapshot(policy),
-        )
-    return policy
-
-
 def step_save(
-    *,
-    actor: Actor,
-    step: EscalationStep,
-    policy: EscalationPolicy,
-    users: Iterable[Any],
-    schedules: Iterable[Schedule],
-    teams: Iterable[Team],
+    *, actor: Actor, step: EscalationStep, policy: EscalationPolicy, targets: StepTargets
 ) -> EscalationStep:
     """Add ``step`` (no id yet) at the end of ``policy``, or save its edits; audited as a
     change of the policy, whose snapshot lists every step."""
@@ -113,10 +108,7 @@ def step_save(
             step.policy = locked
             last = locked.steps.aggregate(m=Max("position"))["m"]
             step.position = 0 if last is None else last + 1
-        step.save()
-        step.users.set(users)
-        step.schedules.set(schedules)
-        step.teams.set(teams)
+        _write_step(step, targets)
         audit.record(
             actor,
             ADDED_STEP if created else CHANGED_STEP,

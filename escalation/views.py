@@ -93,9 +93,11 @@ def _step_save(request: HttpRequest, form: StepForm, policy: EscalationPolicy) -
         actor=request.user,
         step=form.save(commit=False),
         policy=policy,
-        users=form.cleaned_data["users"],
-        schedules=form.cleaned_data["schedules"],
-        teams=form.cleaned_data["teams"],
+        targets=services.StepTargets(
+            users=form.cleaned_data["users"],
+            schedules=form.cleaned_data["schedules"],
+            teams=form.cleaned_data["teams"],
+        ),
     )
 
 

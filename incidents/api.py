@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from accounts.roles import NotAllowed, ResponderOrReadOnly
+from config.ids import parse_id
 from escalation.engine import escalation_escalate_now
 from incidents import selectors, services
 from incidents.models import Incident, IncidentEvent
@@ -110,7 +111,7 @@ class IncidentViewSet(
         params = self.request.query_params
         state = params.get("state", "")
         integration = params.get("integration", "")
-        integration_id = selectors.parse_id(integration)
+        integration_id = parse_id(integration)
         # A filter we cannot apply is an error, not "everything": a script asking for
         # ?state=triggred must not page through every incident believing it filtered.
         if state and state not in selectors.LIST_STATES:

@@ -22,6 +22,7 @@ from django_htmx.http import trigger_client_event
 from accounts.models import Team
 from accounts.roles import RESPONDER, role_required
 from config.http import HtmxHttpRequest
+from config.ids import parse_id
 from escalation.engine import escalation_escalate_now
 from incidents import selectors, services
 from incidents.models import Incident, IncidentEvent
@@ -85,9 +86,9 @@ def _filter_from(params: QueryDict) -> selectors.IncidentFilter:
     state = params.get("state", "open")
     return selectors.IncidentFilter(
         state=state if state in selectors.LIST_STATES else "open",
-        integration_id=selectors.parse_id(params.get("integration")),
-        team_id=selectors.parse_id(params.get("team")),
-        before=selectors.parse_id(params.get("before")),
+        integration_id=parse_id(params.get("integration")),
+        team_id=parse_id(params.get("team")),
+        before=parse_id(params.get("before")),
     )
 
 
@@ -161,7 +162,7 @@ def _board(
 
 def _unchanged(request: HttpRequest, version: str) -> bool:
     """A poll whose list is still what it shows: same version, rendered recently."""
-    rendered_at = selectors.parse_id(request.GET.get("t"))
+    rendered_at = parse_id(request.GET.get("t"))
     return (
         request.GET.get("v") == version
         and rendered_at is not None
@@ -198,9 +199,7 @@ def incident_bulk_acknowledge(request: HtmxHttpRequest) -> HttpResponse:
     """Acknowledge the ticked incidents (at most BULK_LIMIT); say how many changed."""
     assert request.user.is_authenticated
     where = _filter_from(request.POST)
-    picked = list(
-        dict.fromkeys(filter(None, map(selectors.parse_id, request.POST.getlist("incident"))))
-    )
+    picked = list(dict.fromkeys(filter(None, map(parse_id, request.POST.getlist("incident")))))
     if not picked:
         text, level = "Tick at least one incident to acknowledge.", messages.ERROR
     else:

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from accounts.roles import ADMIN, RESPONDER, role_required
 from accounts.teams import team_filter, team_filter_context
 from config.http import HtmxHttpRequest
-from incidents.selectors import parse_id
+from config.ids import parse_id
 from integrations import inbound as inbound_path
 from integrations import services
 from integrations.forms import IntegrationForm

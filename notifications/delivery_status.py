@@ -27,7 +27,6 @@ VOICEMAIL = "voicemail"
 
 _SMS_SENT = {"queued", "accepted", "scheduled", "sending", "sent"}
 _SMS_FAILED = {"undelivered", "failed", "canceled"}
-_CALL_PENDING = {"queued", "initiated", "ringing", "in-progress"}
 _CALL_FAILED = {
     "busy": "busy",
     "no-answer": "no answer",

@@ -12,9 +12,9 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.roles import NotAllowed, respond_refusal
+from config.ids import parse_id
 from incidents.models import IncidentEvent
 from incidents.permissions import incident_check_actor
-from incidents.selectors import parse_id
 from incidents.services import incident_acknowledge, incident_resolve
 from notifications import links, messages
 from notifications.models import Notification

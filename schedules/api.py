@@ -22,7 +22,7 @@ from rest_framework.response import Response
 
 from accounts.models import Team, User
 from accounts.roles import AdminOrReadOnly, ResponderOrReadOnly
-from incidents.selectors import MAX_ID
+from config.ids import MAX_ID
 from schedules import oncall, services
 from schedules.feeds import feed_url
 from schedules.models import (

@@ -286,10 +286,6 @@ def _answer_at(
     return _NOBODY
 
 
-def _key(shift: Shift) -> Answer:
-    return shift.user_ids, shift.source
-
-
 def who_is_on_call(schedule: ScheduleSpec, at: datetime) -> OnCall:
     """Who is on call at ``at`` (aware), since when and until the answer next changes.
 

@@ -45,13 +45,16 @@ def schedule_create(
     time_zone: str,
     layers: list[dict[str, Any]],
 ) -> Schedule:
-    """A schedule with its layers and their members, in list order (the API's POST)."""
+    """A schedule with its layers and their members, in list order (the API's POST): the
+    writes and audit lines the pages make one at a time, in one transaction."""
     with transaction.atomic():
-        schedule = Schedule.objects.create(name=name, team=team, time_zone=time_zone)
-        audit.record(actor, audit.CREATED, schedule, after=audit.snapshot(schedule))
+        schedule = schedule_save(
+            actor=actor, schedule=Schedule(name=name, team=team, time_zone=time_zone)
+        )
+        users = User.objects.in_bulk({pk for data in layers for pk in data["users"]})
         for index, data in enumerate(layers):
             turn, turn_hours = data["turn"]
-            layer = Layer.objects.create(
+            layer = Layer(
                 schedule=schedule,
                 name=data["name"],
                 position=data.get("position", index),
@@ -63,11 +66,7 @@ def schedule_create(
                 restrict_start=data["restrict_start"],
                 restrict_end=data["restrict_end"],
             )
-            LayerMember.objects.bulk_create(
-                LayerMember(layer=layer, user_id=user_id, position=position)
-                for position, user_id in enumerate(data["users"])
-            )
-            audit.record(actor, audit.CREATED, layer, after=audit.snapshot(layer))
+            layer_save(actor=actor, layer=layer, users=[users[pk] for pk in data["users"]])
     return schedule
 
 

@@ -77,7 +77,9 @@ def post_chunked(port: int, path: str, body: bytes) -> tuple[int, str]:
             "POST",
             path,
             body=pieces,
-            headers={"Content-Type": "text/plain; charset=UTF-8"},
+            # As the TLS proxy in front of Klaxon says: the base URL is https, so a
+            # request that came over plain http would be redirected (301).
+            headers={"Content-Type": "text/plain; charset=UTF-8", "X-Forwarded-Proto": "https"},
             encode_chunked=True,
         )
         response = conn.getresponse()
