@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import re
+import zoneinfo
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import icalendar
 import pytest
 from django.test import Client
 from django.utils import timezone
 
-from schedules.feeds import escape_text, fold, schedule_events
+from schedules.feeds import calendar, schedule_events, user_events
 from schedules.models import Layer, LayerMember, Override, Schedule
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-STAMP = re.compile(r"^\d{8}T\d{6}Z$")
+LONDON = zoneinfo.ZoneInfo("Europe/London")
 
 
 def make_schedule(name: str, users: list[Any], **layer: Any) -> Schedule:
@@ -35,15 +36,23 @@ def unfold(text: str) -> list[str]:
     return text.replace("\r\n ", "").split("\r\n")[:-1]
 
 
-def events(text: str) -> list[dict[str, str]]:
-    found: list[dict[str, str]] = []
-    for line in unfold(text):
-        if line == "BEGIN:VEVENT":
-            found.append({})
-        elif found and ":" in line and not line.startswith("END:"):
-            key, _, value = line.partition(":")
-            found[-1].setdefault(key, value)
-    return found
+def parsed(text: str) -> icalendar.Calendar:
+    """The feed as a calendar app reads it (icalendar's parser, strict about syntax)."""
+    return icalendar.Calendar.from_ical(text)
+
+
+def events(text: str) -> list[dict[str, Any]]:
+    """Each VEVENT's fields, decoded: times as aware datetimes, text unescaped."""
+    return [
+        {
+            "UID": str(event["UID"]),
+            "SUMMARY": str(event["SUMMARY"]),
+            "DESCRIPTION": str(event["DESCRIPTION"]),
+            "DTSTART": event.decoded("DTSTART"),
+            "DTEND": event.decoded("DTEND"),
+        }
+        for event in parsed(text).walk("VEVENT")
+    ]
 
 
 @pytest.fixture
@@ -71,11 +80,12 @@ def test_a_schedule_feed_is_a_valid_calendar_of_its_shifts(people: list[Any]) ->
     # Daily turns, 7 days back to 60 ahead: about 68 of them, alternating.
     assert 66 <= len(found) <= 69
     assert {e["SUMMARY"] for e in found} == {"Alice Smith", "Bob Smith"}
-    assert all(STAMP.match(e["DTSTART"]) and STAMP.match(e["DTEND"]) for e in found)
+    # In the schedule's own zone, which the feed describes (VTIMEZONE).
+    assert all(e["DTSTART"].tzinfo == LONDON and e["DTEND"].tzinfo == LONDON for e in found)
+    assert [str(tz["TZID"]) for tz in parsed(text).walk("VTIMEZONE")] == ["Europe/London"]
     assert len({e["UID"] for e in found}) == len(found)
     now = timezone.now()
-    first_end = datetime.strptime(found[0]["DTEND"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    last_start = datetime.strptime(found[-1]["DTSTART"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    first_end, last_start = found[0]["DTEND"], found[-1]["DTSTART"]
     assert now - timedelta(days=8) < first_end <= now - timedelta(days=6)
     assert now + timedelta(days=59) <= last_start < now + timedelta(days=60)
 
@@ -106,7 +116,7 @@ def test_an_override_shows_in_the_schedule_feed(people: list[Any]) -> None:
     text = Client().get(f"/ical/schedules/{schedule.ical_token}.ics").content.decode()
 
     (override,) = [e for e in events(text) if e["SUMMARY"] == "Dan"]
-    assert override["DTSTART"] == start.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    assert override["DTSTART"] == start
     assert "override" in override["DESCRIPTION"]
 
 
@@ -155,16 +165,45 @@ def test_text_is_escaped_and_long_lines_folded_without_splitting_characters(
     assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
     calname = next(line for line in unfold(text) if line.startswith("X-WR-CALNAME:"))
     assert calname == "X-WR-CALNAME:Klaxon: Ops\\, nights\\; \\\\ on call\\n" + "é" * 60
+    assert all(e["DESCRIPTION"] == f"On call for {name} (layer Daily)." for e in events(text))
 
 
-def test_escape_and_fold_follow_rfc_5545() -> None:
-    assert escape_text("a,b;c\\d\r\ne\nf") == "a\\,b\\;c\\\\d\\ne\\nf"
-    line = "SUMMARY:" + "x" * 200
-    folded = fold(line).split("\r\n")
-    assert [len(part) for part in folded] == [75, 75, 60]
-    assert all(part.startswith(" ") for part in folded[1:])
-    assert "".join(part[1:] if i else part for i, part in enumerate(folded)) == line
-    assert fold("short") == "short"
+def test_the_feeds_read_back_as_the_shifts_they_were_made_from(people: list[Any]) -> None:
+    alice, _ = people
+    schedule = make_schedule("Primary", people)
+    make_schedule("Network", [alice], turn="weekly")
+    now = timezone.now()
+
+    feeds = {
+        f"/ical/schedules/{schedule.ical_token}.ics": schedule_events(schedule, now),
+        f"/ical/users/{alice.ical_token}.ics": user_events(alice, now),
+    }
+
+    for url, made in feeds.items():
+        read = events(Client().get(url).content.decode())
+        # iCalendar times have whole seconds (a feed's last event ends at the window's
+        # edge, which has microseconds).
+        assert [(e["UID"], e["DTSTART"], e["DTEND"], e["SUMMARY"]) for e in read] == [
+            (e.uid, e.start, e.end.replace(microsecond=0), e.summary) for e in made
+        ], url
+
+
+def test_a_local_handoff_stays_at_its_local_time_across_a_dst_change(
+    people: list[Any],
+) -> None:
+    # Daily turns handing off at 09:00 London, around the end of March: 09:00 GMT is
+    # 09:00 UTC before the change and 08:00 UTC after it.
+    schedule = make_schedule("Primary", people, start=date(2026, 3, 1))
+    before_change = datetime(2026, 3, 27, 12, tzinfo=UTC)
+
+    text = calendar("Primary", schedule_events(schedule, before_change), before_change)
+    read = events(text)
+
+    local_starts = {(e["DTSTART"].date(), e["DTSTART"].time()) for e in read}
+    assert (date(2026, 3, 28), time(9)) in local_starts  # GMT
+    assert (date(2026, 3, 30), time(9)) in local_starts  # BST
+    assert {e["DTSTART"].utcoffset() for e in read} == {timedelta(0), timedelta(hours=1)}
+    assert "BEGIN:VTIMEZONE" in text and "TZID:Europe/London" in text
 
 
 def test_the_schedule_page_shows_its_calendar_feed_url(signed_in: Any) -> None:
