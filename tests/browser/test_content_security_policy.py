@@ -16,7 +16,7 @@ from incidents.models import Incident
 from integrations.models import InboundMessage, Integration
 from notifications.models import Notification
 from schedules.models import Schedule
-from tests.browser.test_responder_flow import sign_in
+from tests.helpers import sign_in
 
 pytestmark = pytest.mark.browser
 # Skipped with the rest of tests/browser/ where Playwright is not installed (conftest.py).

@@ -17,9 +17,9 @@ from incidents.models import Incident
 from notifications.models import Notification
 from tests.conftest import WORKER_BASE_URL
 from tests.factories import IntegrationFactory, UserFactory
+from tests.helpers import alarm_message
 from tests.sns_peer import SnsPeer
 from tests.sns_signing import signed_envelope
-from tests.test_inbound_sns import alarm_message
 from tests.twilio_server import AUTH_TOKEN, FakeTwilio
 from tests.twilio_signing import twilio_signature
 from tests.waiting import wait_for

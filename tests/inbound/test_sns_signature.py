@@ -13,7 +13,6 @@ import random
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,9 +33,10 @@ from integrations.sources.sns import (
     verify,
     verify_signature,
 )
+from tests.conftest import FIXTURES
 from tests.sns_signing import certificate_pem, sign_body, signed_envelope
 
-FIXTURE = Path(__file__).parent / "fixtures" / "sns" / "real_signed.json"
+FIXTURE = FIXTURES / "sns" / "real_signed.json"
 
 
 def _load_cases() -> list[tuple[str, bytes, dict[str, Any]]]:

@@ -21,8 +21,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def user(db: Any) -> Any:
-    """Changing escalation policies needs an admin: staff here (tests/test_roles.py covers
-    team admins, responders and viewers)."""
+    """Changing escalation policies needs an admin: staff here (team admins, responders and
+    viewers: tests/foundation/test_roles.py)."""
     return UserFactory(username="admin", is_staff=True)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import FrozenInstanceError
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import Membership, Team, User
 from escalation import engine
 from escalation.engine import escalation_run_step
-from escalation.models import EscalationPolicy, EscalationStep
+from escalation.models import EscalationPolicy
 from escalation.snapshot import PolicySnapshot, Ref
 from escalation.tasks import escalate, rekick_due_escalations
 from incidents.models import Incident, IncidentEvent
@@ -22,13 +22,12 @@ from incidents.services import incident_acknowledge, incident_open, incident_res
 from integrations.models import Integration
 from notifications.models import Notification
 from schedules.models import Layer, LayerMember, Override, Schedule
-from tests.factories import IncidentFactory, IntegrationFactory, UserFactory
+from tests.factories import IntegrationFactory, UserFactory
+from tests.helpers import T0, lines, make_incident, make_policy
 
 Via = IncidentEvent.Via
 
 pytestmark = pytest.mark.django_db
-
-T0 = datetime(2026, 11, 21, 8, 30, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -46,39 +45,10 @@ def carol() -> User:
     return UserFactory(username="carol", phone="+15005550003")
 
 
-def make_policy(
-    *steps: dict[str, Any], repeat: int = 0, name: str = "Platform"
-) -> EscalationPolicy:
-    policy = EscalationPolicy.objects.create(name=name, repeat=repeat)
-    for position, spec in enumerate(steps):
-        step = EscalationStep.objects.create(
-            policy=policy, position=position, delay_minutes=spec.get("delay", 5)
-        )
-        step.users.set(spec.get("users", []))
-        step.schedules.set(spec.get("schedules", []))
-        step.teams.set(spec.get("teams", []))
-    return policy
-
-
-def make_incident(policy: EscalationPolicy | None, *, due: datetime = T0) -> Incident:
-    integration = IntegrationFactory(escalation_policy=policy)
-    return IncidentFactory(
-        integration=integration,
-        created_at=due,
-        last_seen_at=due,
-        next_escalation_at=due if policy else None,
-        escalation_token=engine.new_escalation_token() if policy else "",
-    )
-
-
 def step(incident: Incident, now: datetime) -> str:
     """Run the due step as the queued task would: with the row's current token."""
     incident.refresh_from_db()
     return escalation_run_step(incident_id=incident.pk, token=incident.escalation_token, now=now)
-
-
-def lines(incident: Incident, kind: str = IncidentEvent.Kind.ESCALATED) -> list[str]:
-    return list(incident.events.filter(kind=kind).values_list("message", flat=True))
 
 
 def paged_ids(incident: Incident) -> set[int]:

@@ -30,8 +30,8 @@ from incidents.services import incident_acknowledge, incident_open
 from notifications.models import Notification
 from schedules.models import Layer, LayerMember, Override, Schedule
 from tests.factories import IncidentFactory, IntegrationFactory, TeamFactory, UserFactory
+from tests.helpers import ALARM, post_sns, text_of
 from tests.sns_signing import signed_envelope
-from tests.test_integration_pages import ALARM, post_sns, text_of
 
 Via = IncidentEvent.Via
 

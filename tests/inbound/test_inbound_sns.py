@@ -11,30 +11,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError
 from django.db.backends.utils import CursorWrapper
 from django.test import Client
 
 from incidents.models import Incident, IncidentEvent
 from integrations.models import InboundMessage, Integration
-from tests.conftest import FIXTURES
 from tests.factories import IntegrationFactory
+from tests.helpers import alarm_message
 from tests.sns_peer import SnsPeer
 from tests.sns_signing import DEFAULT_TOPIC_ARN, sign_body, signed_envelope
 
 pytestmark = pytest.mark.django_db
 
-ALARM_FIXTURE = FIXTURES / "cloudwatch/alarm_message_console_signin_failures_alarm.json"
-OK_FIXTURE = FIXTURES / "cloudwatch/alarm_message_console_signin_failures_ok.json"
 ALARM_ARN = "arn:aws:cloudwatch:eu-west-1:111122223333:alarm:ConsoleSignInFailures"
-
-
-def alarm_message(
-    state: str = "ALARM", at: str = "2026-11-21T03:15:12.884+0000", **extra: Any
-) -> str:
-    data = json.loads((OK_FIXTURE if state == "OK" else ALARM_FIXTURE).read_text())
-    data.update({"NewStateValue": state, "StateChangeTime": at, **extra})
-    return json.dumps(data)
 
 
 @dataclass
@@ -450,12 +440,11 @@ def post_at_once(sns: Sns, live_server: Any, bodies: list[bytes]) -> list[int]:
     return statuses
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_identical_alarms_at_the_same_instant_open_exactly_one_incident(
     sns: Sns, live_server: Any
 ) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite serialises writers; the race needs PostgreSQL")
     rounds, threads = 8, 4
     statuses: list[int] = []
     for n in range(rounds):
@@ -571,12 +560,11 @@ def test_a_late_alarm_after_an_ok_with_no_incident_is_stale(sns: Sns) -> None:
     assert Incident.objects.get().state == "triggered"
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_racing_alarm_and_newer_ok_never_leave_an_incident_open(
     sns: Sns, live_server: Any
 ) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite serialises writers; the race needs PostgreSQL")
     for n in range(10):
         arn = f"{ALARM_ARN}-race-{n}"
         bodies = [

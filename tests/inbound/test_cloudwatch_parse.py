@@ -6,7 +6,6 @@ import copy
 import json
 import random
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,13 +16,14 @@ from integrations.sources.cloudwatch import (
     parse_alarm,
     parse_state_change_time,
 )
+from tests.conftest import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "cloudwatch"
-FIXTURE_NAMES = sorted(path.name for path in FIXTURES.glob("*.json"))
+CLOUDWATCH = FIXTURES / "cloudwatch"
+FIXTURE_NAMES = sorted(path.name for path in CLOUDWATCH.glob("*.json"))
 
 
 def fixture_text(name: str) -> str:
-    return (FIXTURES / name).read_text(encoding="utf-8")
+    return (CLOUDWATCH / name).read_text(encoding="utf-8")
 
 
 def fixture_json(name: str) -> dict[str, Any]:

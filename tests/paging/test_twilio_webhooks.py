@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import xml.etree.ElementTree as ET
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -23,47 +22,27 @@ from notifications import messages
 from notifications.delivery_status import StatusReport, target_for
 from notifications.models import Notification
 from notifications.replies import ACKNOWLEDGE, RESOLVE, Reply, parse_reply
-from tests.conftest import TWILIO_TEST_TOKEN, WORKER_BASE_URL
 from tests.factories import IncidentFactory, UserFactory
-from tests.twilio_signing import twilio_signature as sign
+from tests.helpers import (
+    ALICE_PHONE,
+    BASE,
+    SMS_URL,
+    STATUS_URL,
+    VOICE_URL,
+    call,
+    page,
+    post,
+    said,
+    sms_text,
+    twilio_signature,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("twilio_webhooks")]
 
-TOKEN = TWILIO_TEST_TOKEN
-BASE = WORKER_BASE_URL
-SMS_URL = "/webhooks/twilio/sms/"
-VOICE_URL = "/webhooks/twilio/voice/"
-STATUS_URL = "/webhooks/twilio/status/"
-ALICE_PHONE = "+15005550001"
 Outcome = InboundMessage.Outcome
 
 
 # --- Signing and posting like Twilio ------------------------------------------------------
-
-
-def twilio_signature(url: str, params: dict[str, str], token: str = TOKEN) -> str:
-    return sign(token, url, params)
-
-
-def post(
-    client: Client,
-    path: str,
-    params: dict[str, str],
-    *,
-    signed_url: str | None = None,
-    token: str = TOKEN,
-    sign: bool = True,
-) -> Any:
-    headers = {}
-    if sign:
-        url = BASE + path if signed_url is None else signed_url
-        headers["X-Twilio-Signature"] = twilio_signature(url, params, token)
-    return client.post(
-        path,
-        urlencode(params),
-        content_type="application/x-www-form-urlencoded; charset=utf-8",
-        headers=headers,
-    )
 
 
 def only_row() -> InboundMessage:
@@ -76,18 +55,6 @@ def only_row() -> InboundMessage:
     return row
 
 
-def twiml(response: Any) -> ET.Element:
-    assert response["Content-Type"].startswith("text/xml")
-    return ET.fromstring(response.content)
-
-
-def sms_text(response: Any) -> str:
-    root = twiml(response)
-    message = root.find("Message")
-    assert message is not None, response.content
-    return message.text or ""
-
-
 @pytest.fixture
 def alice() -> User:
     user: User = UserFactory(username="alice", phone=ALICE_PHONE)
@@ -98,31 +65,6 @@ def alice() -> User:
 def bob() -> User:
     user: User = UserFactory(username="bob", phone="+15005550002")
     return user
-
-
-def page(
-    user: User,
-    incident: Incident | None,
-    *,
-    channel: str = "sms",
-    sid: str = "",
-    purpose: str = "triggered",
-    status: str = "sent",
-    provider_status: str = "queued",
-) -> Notification:
-    """A page already sent to ``user`` (the row paging would have left)."""
-    return Notification.objects.create(
-        incident=incident,
-        user=user,
-        purpose=purpose,
-        channel=channel,
-        destination=ALICE_PHONE if user.get_username() == "alice" else "+15005550002",
-        due_at=timezone.now(),
-        status=status,
-        attempts=1,
-        provider_id=sid,
-        provider_status=provider_status,
-    )
 
 
 # --- Signature, method, base URL ----------------------------------------------------------
@@ -480,20 +422,6 @@ def test_sms_reply_text_is_gsm7(client: Client, alice: User) -> None:
 
 
 # --- Voice ------------------------------------------------------------------------------------
-
-
-def call(
-    client: Client, notification: Notification | int, **params: str
-) -> tuple[Any, ET.Element]:
-    pk = notification if isinstance(notification, int) else notification.pk
-    params = {"CallSid": "CA" + "1" * 32, "From": "+15005550006", "To": ALICE_PHONE, **params}
-    response = post(client, f"{VOICE_URL}?n={pk}", params)
-    assert response.status_code == 200, response.content
-    return response, twiml(response)
-
-
-def said(element: ET.Element) -> list[str]:
-    return [say.text or "" for say in element.iter("Say")]
 
 
 def test_voice_answered_reads_the_incident_and_gathers_a_key(client: Client, alice: User) -> None:

@@ -15,8 +15,8 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from incidents.models import Incident, IncidentEvent
 from tests.factories import IncidentFactory, IntegrationFactory, UserFactory
+from tests.helpers import ALARM, OK, post_sns, text_of
 from tests.sns_signing import signed_envelope
-from tests.test_integration_pages import ALARM, OK, post_sns, text_of
 
 pytestmark = pytest.mark.django_db
 

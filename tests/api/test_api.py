@@ -15,8 +15,8 @@ from accounts.models import Membership
 from incidents.models import Incident
 from integrations.models import InboundMessage, Integration
 from tests.factories import IncidentFactory, IntegrationFactory, TeamFactory, UserFactory
+from tests.helpers import ALARM, post_sns
 from tests.sns_signing import signed_envelope
-from tests.test_integration_pages import ALARM, post_sns
 
 pytestmark = pytest.mark.django_db
 

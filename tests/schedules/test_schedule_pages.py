@@ -26,8 +26,8 @@ LONDON = zoneinfo.ZoneInfo("Europe/London")
 
 @pytest.fixture
 def user(db: Any) -> Any:
-    """Changing schedules needs an admin: staff here (tests/test_roles.py covers
-    team admins, responders and viewers)."""
+    """Changing schedules needs an admin: staff here (team admins, responders and
+    viewers: tests/foundation/test_roles.py)."""
     return UserFactory(username="admin", is_staff=True)
 
 

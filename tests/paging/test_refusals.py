@@ -23,7 +23,7 @@ from integrations.models import InboundMessage
 from notifications import links
 from notifications.models import Notification
 from tests.factories import IncidentFactory, TeamFactory, UserFactory
-from tests.test_twilio_webhooks import BASE, SMS_URL, call, page, post, said, sms_text
+from tests.helpers import BASE, SMS_URL, call, page, post, said, sms_text
 
 Via = IncidentEvent.Via
 

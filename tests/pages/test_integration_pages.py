@@ -4,11 +4,10 @@ posted, buttons pressed, and real SNS deliveries posted to the integration URL."
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 from django.conf import LazySettings
@@ -20,42 +19,17 @@ from pytest_django.asserts import assertContains, assertNotContains
 from incidents.models import Incident
 from integrations.models import InboundMessage, Integration
 from integrations.sns_http import DEFAULT_SUBSCRIBE_URL_PATTERN
-from tests.conftest import FIXTURES
 from tests.factories import IntegrationFactory, UserFactory
+from tests.helpers import ALARM, OK, Page, post_sns, text_of
 from tests.sns_peer import SnsPeer
 from tests.sns_signing import DEFAULT_TOPIC_ARN, signed_envelope
 
 pytestmark = pytest.mark.django_db
 
 OTHER_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:someone-elses-topic"
-ALARM = (FIXTURES / "cloudwatch" / "alarm_message_console_signin_failures_alarm.json").read_text()
-OK = (FIXTURES / "cloudwatch" / "alarm_message_console_signin_failures_ok.json").read_text()
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-class Page(Protocol):
-    """What these helpers read of a test client response."""
-
-    status_code: int
-    content: bytes
-
-
-def post_sns(client: Client, path: str, body: dict[str, Any] | str) -> Page:
-    """Deliver a body to an inbound URL the way Amazon SNS does."""
-    data = body if isinstance(body, str) else json.dumps(body)
-    headers = {}
-    if isinstance(body, dict):
-        headers = {"x-amz-sns-message-type": body["Type"], "x-amz-sns-topic-arn": body["TopicArn"]}
-    return client.post(path, data=data, content_type="text/plain; charset=UTF-8", headers=headers)
-
-
-def text_of(response: Page) -> str:
-    """The page as a person reads it: tags dropped, entities decoded, spaces collapsed."""
-    without_scripts = re.sub(r"<script.*?</script>", " ", response.content.decode(), flags=re.S)
-    without_tags = re.sub(r"<[^>]+>", " ", without_scripts)
-    return re.sub(r"\s+", " ", html.unescape(without_tags))
 
 
 def row_ids(response: Page) -> list[int]:
@@ -73,8 +47,8 @@ def poller(response: Page) -> str:
 
 @pytest.fixture
 def user(db: Any) -> Any:
-    """Changing integrations needs an admin: staff here (tests/test_roles.py covers
-    team admins, responders and viewers)."""
+    """Changing integrations needs an admin: staff here (team admins, responders and
+    viewers: tests/foundation/test_roles.py)."""
     return UserFactory(username="admin", is_staff=True)
 
 

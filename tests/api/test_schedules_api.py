@@ -19,8 +19,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def user(db: Any) -> Any:
-    """Creating schedules and policies needs an admin: staff here (tests/test_roles.py covers
-    team admins, responders and viewers)."""
+    """Creating schedules and policies needs an admin: staff here (team admins, responders and
+    viewers: tests/foundation/test_roles.py)."""
     return UserFactory(username="admin", is_staff=True)
 
 
@@ -367,7 +367,7 @@ def test_the_schema_still_builds_with_the_new_actions(api: Client) -> None:
 
 def test_the_schema_describes_what_the_answers_hold(api: Client, people: list[Any]) -> None:
     """Local times are HH:MM[:SS] without an offset, the overrides list is a plain list,
-    verify's refusal has its own body: as the answers are (tests/test_openapi_conformance.py
+    verify's refusal has its own body: as the answers are (tests/api/test_openapi_conformance.py
     checks every operation)."""
     schema = body(api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json"))
     layer = schema["components"]["schemas"]["Layer"]["properties"]["handoff_time"]

@@ -14,7 +14,7 @@ from escalation.engine import escalation_run_steps
 from incidents.models import Incident
 from schedules.models import Layer, LayerMember, Schedule
 from tests.factories import UserFactory
-from tests.test_escalation import T0, lines, make_incident, make_policy
+from tests.helpers import T0, lines, make_incident, make_policy
 
 pytestmark = pytest.mark.django_db
 
