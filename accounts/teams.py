@@ -78,7 +78,7 @@ def team_create(*, actor: Actor, name: str, description: str = "") -> Team:
         if Team.objects.filter(name=name).exists():
             raise TeamError(f"There is already a team named {name}.")
         team = Team.objects.create(name=name, description=description)
-        audit.record(actor, audit.CREATED, team, after=audit.snapshot(team))
+        audit.record_saved(actor, team, before=None)
     return team
 
 
@@ -90,7 +90,7 @@ def team_update(*, actor: Actor, team: Team, name: str, description: str) -> Tea
         before = audit.snapshot(current)
         current.name, current.description = name, description
         current.save(update_fields=["name", "description"])
-        audit.record(actor, audit.CHANGED, current, before=before, after=audit.snapshot(current))
+        audit.record_saved(actor, current, before=before)
     return current
 
 
@@ -113,7 +113,7 @@ def membership_add(*, actor: Actor, team: Team, username: str, role: str) -> Mem
     try:
         with transaction.atomic():
             membership = Membership.objects.create(team=team, user=user, role=role)
-            audit.record(actor, audit.CREATED, membership, after=audit.snapshot(membership))
+            audit.record_saved(actor, membership, before=None)
     except IntegrityError:
         # The unique (team, user) constraint: already in, perhaps added a moment ago.
         raise TeamError(f"{username} is already in {team}; change their role below.") from None
@@ -132,7 +132,7 @@ def membership_set_role(*, actor: Actor, membership: Membership, role: str) -> M
         before = audit.snapshot(current)
         current.role = role
         current.save(update_fields=["role"])
-        audit.record(actor, audit.CHANGED, current, before=before, after=audit.snapshot(current))
+        audit.record_saved(actor, current, before=before)
     return current
 
 

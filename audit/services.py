@@ -249,3 +249,12 @@ def record(
         after=after,
         changes=changes,
     )
+
+
+def record_saved(
+    actor: User | AnonymousUser | None, obj: models.Model, *, before: Snapshot | None
+) -> AuditEntry | None:
+    """The entry for ``obj`` just saved: created when there was no ``before`` (the
+    snapshot of the locked row before the change), else changed; "after" is ``obj`` now."""
+    action = CREATED if before is None else CHANGED
+    return record(actor, action, obj, before=before, after=snapshot(obj))

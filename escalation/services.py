@@ -65,10 +65,9 @@ def policy_save(
     in list order, in the same transaction and audit line; without (the pages), steps
     change one at a time through ``step_save``."""
     with transaction.atomic():
-        created = policy.pk is None
         # The lock serialises two saves of one policy: two PUTs would otherwise
         # interleave their step rows and trip the one-step-per-position constraint.
-        before = None if created else audit.snapshot(_locked_policy(policy.pk))
+        before = None if policy.pk is None else audit.snapshot(_locked_policy(policy.pk))
         policy.save()
         if steps is not None:
             policy.steps.all().delete()
@@ -77,13 +76,7 @@ def policy_save(
                     policy=policy, position=position, delay_minutes=data.delay_minutes
                 )
                 _write_step(step, data.targets)
-        audit.record(
-            actor,
-            audit.CREATED if created else audit.CHANGED,
-            policy,
-            before=before,
-            after=audit.snapshot(policy),
-        )
+        audit.record_saved(actor, policy, before=before)
     return policy
 
 

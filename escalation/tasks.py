@@ -6,19 +6,24 @@ so a renamed task would leave them with nobody to run them."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 from django.db import OperationalError
 
 from escalation import engine
 
+# A step task: acknowledged after it ran (a worker that dies mid-step leaves the message
+# to be redelivered) and retried a few times with backoff when the database is away.
+STEP_TASK: dict[str, Any] = {
+    "acks_late": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": 2,
+    "max_retries": 3,
+}
 
-@shared_task(
-    name="incidents.tasks.escalate",
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=2,
-    max_retries=3,
-)
+
+@shared_task(name="incidents.tasks.escalate", **STEP_TASK)
 def escalate(incident_id: int, token: str) -> str:
     """Run one escalation step if ``token`` is still the incident's token.
 
@@ -28,13 +33,7 @@ def escalate(incident_id: int, token: str) -> str:
     return engine.escalation_run_step(incident_id=incident_id, token=token)
 
 
-@shared_task(
-    name="incidents.tasks.escalate_many",
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=2,
-    max_retries=3,
-)
+@shared_task(name="incidents.tasks.escalate_many", **STEP_TASK)
 def escalate_many(steps: list[tuple[int, str]]) -> dict[str, int]:
     """Run many overdue steps, each as ``escalate`` would (the re-kick sends these)."""
     return engine.escalation_run_steps(steps=[(int(i), str(t)) for i, t in steps])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -329,22 +330,23 @@ def _acted(request: HtmxHttpRequest, incident: Incident) -> HttpResponse:
     return _back(request, incident.get_absolute_url())
 
 
+def _change(request: HtmxHttpRequest, pk: int, change: Callable[..., Incident]) -> HttpResponse:
+    """Acknowledge or resolve from a button: the service decides, the page follows."""
+    get_object_or_404(Incident.objects.only("id"), pk=pk)
+    assert request.user.is_authenticated
+    return _acted(request, change(incident_id=pk, user=request.user, via=Via.WEB))
+
+
 @role_required(RESPONDER)
 @require_POST
 def incident_acknowledge(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    get_object_or_404(Incident.objects.only("id"), pk=pk)
-    assert request.user.is_authenticated
-    incident = services.incident_acknowledge(incident_id=pk, user=request.user, via=Via.WEB)
-    return _acted(request, incident)
+    return _change(request, pk, services.incident_acknowledge)
 
 
 @role_required(RESPONDER)
 @require_POST
 def incident_resolve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    get_object_or_404(Incident.objects.only("id"), pk=pk)
-    assert request.user.is_authenticated
-    incident = services.incident_resolve(incident_id=pk, user=request.user, via=Via.WEB)
-    return _acted(request, incident)
+    return _change(request, pk, services.incident_resolve)
 
 
 @role_required(RESPONDER)

@@ -44,7 +44,7 @@ def integration_create(*, actor: Actor, integration: Integration) -> Integration
     """Save a new (unsaved) integration, which gets its own URL."""
     with transaction.atomic():
         integration.save()
-        audit.record(actor, audit.CREATED, integration, after=audit.snapshot(integration))
+        audit.record_saved(actor, integration, before=None)
     return integration
 
 
@@ -73,7 +73,7 @@ def integration_update(*, actor: Actor, integration: Integration) -> Integration
         for field in EDITABLE_FIELDS:
             setattr(current, field, getattr(integration, field))
         current.save(update_fields=[*EDITABLE_FIELDS, "updated_at"])
-        audit.record(actor, audit.CHANGED, current, before=before, after=audit.snapshot(current))
+        audit.record_saved(actor, current, before=before)
     return current
 
 

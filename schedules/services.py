@@ -27,13 +27,11 @@ ROTATED_FEED = "rotated calendar URL"
 def schedule_save(*, actor: Actor, schedule: Schedule) -> Schedule:
     """Create ``schedule`` (no id yet) or save its edited name, team and time zone."""
     with transaction.atomic():
-        if schedule.pk is None:
-            schedule.save()
-            audit.record(actor, audit.CREATED, schedule, after=audit.snapshot(schedule))
-            return schedule
-        before = audit.snapshot(Schedule.objects.select_for_update().get(pk=schedule.pk))
+        before = None
+        if schedule.pk is not None:
+            before = audit.snapshot(Schedule.objects.select_for_update().get(pk=schedule.pk))
         schedule.save()
-        audit.record(actor, audit.CHANGED, schedule, before=before, after=audit.snapshot(schedule))
+        audit.record_saved(actor, schedule, before=before)
     return schedule
 
 
@@ -120,14 +118,10 @@ def layer_save(*, actor: Actor, layer: Layer, users: list[User]) -> Layer:
     """Create or save ``layer`` with ``users`` taking turns in this order (a user may
     appear more than once)."""
     with transaction.atomic():
-        created = layer.pk is None
-        before = (
-            None
-            if created
-            else audit.snapshot(
-                Layer.objects.select_for_update().select_related("schedule").get(pk=layer.pk)
-            )
-        )
+        before = None
+        if layer.pk is not None:
+            locked = Layer.objects.select_for_update().select_related("schedule").get(pk=layer.pk)
+            before = audit.snapshot(locked)
         layer.save()
         # Rewrite the whole order: simpler than diffing, and the (layer, position)
         # constraint cannot trip because the old rows are gone first.
@@ -135,13 +129,7 @@ def layer_save(*, actor: Actor, layer: Layer, users: list[User]) -> Layer:
         LayerMember.objects.bulk_create(
             LayerMember(layer=layer, user=user, position=i) for i, user in enumerate(users)
         )
-        audit.record(
-            actor,
-            audit.CREATED if created else audit.CHANGED,
-            layer,
-            before=before,
-            after=audit.snapshot(layer),
-        )
+        audit.record_saved(actor, layer, before=before)
     return layer
 
 
@@ -159,7 +147,7 @@ def override_create(*, actor: Actor, override: Override) -> Override:
     """Save a new override (schedule, user, start and end set)."""
     with transaction.atomic():
         override.save()
-        audit.record(actor, audit.CREATED, override, after=audit.snapshot(override))
+        audit.record_saved(actor, override, before=None)
     return override
 
 

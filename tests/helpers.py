@@ -77,6 +77,24 @@ def sign_in(page: Any, username: str, password: str = "correct horse battery") -
     page.wait_for_url("**/incidents/**")
 
 
+def layer_form_data(**changes: Any) -> dict[str, Any]:
+    """What the layer form posts: weekdays 09:00-17:30, bob then alice, weekly turns."""
+    data = {
+        "name": "Business hours",
+        "order": "bob, alice",
+        "position": "1",
+        "start": "2026-01-05",
+        "turn": "weekly",
+        "turn_hours": "",
+        "handoff_time": "09:00",
+        "weekdays": ["0", "1", "2", "3", "4"],
+        "restrict_start": "09:00",
+        "restrict_end": "17:30",
+    }
+    data.update(changes)
+    return data
+
+
 # --- Escalation -------------------------------------------------------------------------
 
 

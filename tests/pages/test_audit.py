@@ -24,6 +24,7 @@ from integrations import services as integration_services
 from integrations.models import InboundMessage, Integration, token_digest
 from schedules.models import Layer, LayerMember, Override, Schedule
 from tests.factories import IntegrationFactory, TeamFactory, UserFactory
+from tests.helpers import layer_form_data
 from tests.sns_peer import SnsPeer
 
 pytestmark = pytest.mark.django_db
@@ -229,20 +230,9 @@ def test_a_change_and_its_entry_commit_together(
 
 
 def layer_form(**changes: Any) -> dict[str, Any]:
-    data = {
-        "name": "Weekdays",
-        "order": "bob, alice",
-        "position": "1",
-        "start": "2026-01-05",
-        "turn": "weekly",
-        "turn_hours": "",
-        "handoff_time": "09:00",
-        "weekdays": ["0", "1", "2", "3", "4"],
-        "restrict_start": "",
-        "restrict_end": "",
-    }
-    data.update(changes)
-    return data
+    return layer_form_data(
+        **{"name": "Weekdays", "restrict_start": "", "restrict_end": "", **changes}
+    )
 
 
 def test_schedule_and_layer_pages_are_audited(browser: Client, admin: User) -> None:

@@ -18,6 +18,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 from accounts.models import Team, User
 from schedules.models import Layer, LayerMember, Override, Schedule
 from tests.factories import UserFactory
+from tests.helpers import layer_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -212,20 +213,7 @@ def test_unknown_ids_are_404(signed_in: Client) -> None:
 
 
 def layer_data(**changes: Any) -> dict[str, Any]:
-    data = {
-        "name": "Business hours",
-        "order": "bob, alice",
-        "position": "1",
-        "start": "2026-01-05",
-        "turn": "weekly",
-        "turn_hours": "",
-        "handoff_time": "09:00",
-        "weekdays": ["0", "1", "2", "3", "4"],
-        "restrict_start": "09:00",
-        "restrict_end": "17:30",
-    }
-    data.update(changes)
-    return data
+    return layer_form_data(**changes)
 
 
 def test_add_layer_with_ordered_users_and_restrictions(signed_in: Client) -> None:
