@@ -50,7 +50,7 @@ class UserSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         if not value:
             return ""
         try:
-            return contacts.normalise(ContactMethod.Kind.PHONE, value)
+            return contacts.contact_value_normalise(kind=ContactMethod.Kind.PHONE, raw=value)
         except contacts.ContactError as exc:
             raise serializers.ValidationError(str(exc)) from None
 
@@ -58,7 +58,7 @@ class UserSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         # The admin vouches for the phone and email: both usable at once, default rules,
         # no usable password (the responder signs in after a password reset).
         try:
-            return contacts.create_responder(
+            return contacts.responder_create(
                 username=validated_data["username"],
                 email=validated_data["email"],
                 phone=validated_data.get("phone", ""),

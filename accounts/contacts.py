@@ -36,7 +36,7 @@ class ContactError(ValueError):
     """A contact method or rule that cannot be saved; the message says why."""
 
 
-def normalise(kind: str, raw: str) -> str:
+def contact_value_normalise(*, kind: str, raw: str) -> str:
     """The stored form of a phone number (E.164) or email address, or ContactError."""
     if kind == ContactMethod.Kind.PHONE:
         try:
@@ -53,12 +53,12 @@ def normalise(kind: str, raw: str) -> str:
     raise ContactError(f"unknown contact method kind {kind!r}")
 
 
-def add_contact_method(
-    user: User, kind: str, raw: str, *, verified: bool = False
+def contact_method_add(
+    *, user: User, kind: str, raw: str, verified: bool = False
 ) -> ContactMethod:
     """Add a phone number or email address. Email addresses are usable at once; a phone
     number only once verified (``verified=True`` is for admins vouching for it)."""
-    value = normalise(kind, raw)
+    value = contact_value_normalise(kind=kind, raw=raw)
     if kind == ContactMethod.Kind.EMAIL:
         verified = True
     if ContactMethod.objects.filter(user=user, kind=kind, value=value).exists():
@@ -85,7 +85,7 @@ def _phone_taken(value: str, user: User) -> bool:
     )
 
 
-def default_rules(user: User) -> list[NotificationRule]:
+def notification_rule_add_defaults(*, user: User) -> list[NotificationRule]:
     """Give a user without rules the defaults, from their verified methods: SMS at once
     and a voice call after 5 minutes to the first phone, email at once when there is no
     phone; on resolve, an SMS (or email). Existing rules are left alone."""
@@ -114,7 +114,7 @@ def default_rules(user: User) -> list[NotificationRule]:
     return NotificationRule.objects.bulk_create(rules)
 
 
-def create_responder(*, username: str, email: str, phone: str = "", **names: str) -> User:
+def responder_create(*, username: str, email: str, phone: str = "", **names: str) -> User:
     """A user an admin vouches for: email and phone usable at once, default rules, no
     usable password (they sign in after a password reset)."""
     with transaction.atomic():
@@ -122,14 +122,14 @@ def create_responder(*, username: str, email: str, phone: str = "", **names: str
         user.set_unusable_password()
         user.save()
         if email:
-            add_contact_method(user, ContactMethod.Kind.EMAIL, email, verified=True)
+            contact_method_add(user=user, kind=ContactMethod.Kind.EMAIL, raw=email, verified=True)
         if phone:
-            add_contact_method(user, ContactMethod.Kind.PHONE, phone, verified=True)
-        default_rules(user)
+            contact_method_add(user=user, kind=ContactMethod.Kind.PHONE, raw=phone, verified=True)
+        notification_rule_add_defaults(user=user)
     return user
 
 
-def delete_contact_method(method: ContactMethod) -> list[str]:
+def contact_method_delete(*, method: ContactMethod) -> list[str]:
     """Delete a contact method and, with it (CASCADE), the rules that use it; returns
     those rules in words ("SMS to +15005550001 at once") so the user is told."""
     with transaction.atomic():
@@ -143,8 +143,8 @@ def delete_contact_method(method: ContactMethod) -> list[str]:
     return gone
 
 
-def add_rule(
-    user: User, *, event: str, contact_method: ContactMethod, channel: str, delay_minutes: int
+def notification_rule_add(
+    *, user: User, event: str, contact_method: ContactMethod, channel: str, delay_minutes: int
 ) -> NotificationRule:
     if contact_method.user_id != user.pk:
         raise ContactError("that contact method belongs to someone else")
@@ -167,11 +167,11 @@ def add_rule(
 # --- Phone verification -----------------------------------------------------------------
 
 
-def send_code(method: ContactMethod) -> Notification:
+def contact_method_send_code(*, method: ContactMethod) -> Notification:
     """Make a new code for an unverified phone number and queue it by SMS; ContactError
     when the number cannot be verified or a code went to it under RESEND_SECONDS ago."""
     from notifications.models import Notification
-    from notifications.services import send_verification_code
+    from notifications.services import notification_send_verification_code
 
     if method.kind != ContactMethod.Kind.PHONE:
         raise ContactError(f"{method.value} is not a phone number: there is nothing to verify.")
@@ -203,8 +203,8 @@ def send_code(method: ContactMethod) -> Notification:
                 f"A code was sent to {method.value} {ago} s ago: wait {wait} s before "
                 "asking for another."
             )
-        code = start_verification(method)
-        return send_verification_code(method, code)
+        code = contact_method_start_verification(method=method)
+        return notification_send_verification_code(method=method, code=code)
 
 
 def _code_digest(method: ContactMethod, code: str) -> str:
@@ -212,9 +212,10 @@ def _code_digest(method: ContactMethod, code: str) -> str:
     return hmac.new(key, f"{method.pk}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def start_verification(method: ContactMethod) -> str:
+def contact_method_start_verification(*, method: ContactMethod) -> str:
     """Make a new 6-digit code for a phone number (the previous one stops working) and
-    return it; the caller sends it (notifications.services.send_verification_code)."""
+    return it; the caller sends it
+    (``notifications.services.notification_send_verification_code``)."""
     code = f"{secrets.randbelow(10**6):06d}"
     method.verification_code_hash = _code_digest(method, code)
     method.verification_expires_at = timezone.now() + timedelta(
@@ -237,7 +238,7 @@ class VerifyResult:
     message: str
 
 
-def check_verification(method: ContactMethod, code: str) -> VerifyResult:
+def contact_method_verify(*, method: ContactMethod, code: str) -> VerifyResult:
     """Check a code typed by the user; each wrong try counts, and after
     VERIFY_CODE_MAX_TRIES or past the expiry a new code must be sent."""
     if method.is_verified:
@@ -275,5 +276,5 @@ def check_verification(method: ContactMethod, code: str) -> VerifyResult:
                 )
         except IntegrityError:
             return taken
-    default_rules(method.user)
+    notification_rule_add_defaults(user=method.user)
     return VerifyResult(True, f"{method.value} is verified.")

@@ -1,9 +1,31 @@
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
+from functools import partial
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
-from schedules.models import new_secret
+# 192 random bits, URL-safe: the secret in a calendar feed's URL (users' and schedules').
+# A partial of the standard library rather than a function of ours, so the migrations
+# that name it as a default import nothing of Klaxon's.
+new_secret: Callable[[], str] = partial(secrets.token_urlsafe, 24)
+
+
+class Channel(models.TextChoices):
+    """A delivery medium: how a message reaches a person (a notification rule's, and a
+    Notification's). Not how a person acted on an incident: that is IncidentEvent.Via."""
+
+    SMS = "sms", "SMS"
+    VOICE = "voice", "Voice call"
+    EMAIL = "email", "Email"
+
+    @property
+    def words(self) -> str:
+        """The medium inside a sentence: "SMS", "voice call", "email"."""
+        label = str(self.label)
+        return label if label.isupper() else label.lower()
 
 
 class User(AbstractUser):
@@ -70,8 +92,8 @@ class ContactMethod(models.Model):
     def channels(self) -> list[str]:
         """The channels this method can carry."""
         if self.kind == self.Kind.PHONE:
-            return [NotificationRule.Channel.SMS, NotificationRule.Channel.VOICE]
-        return [NotificationRule.Channel.EMAIL]
+            return [Channel.SMS, Channel.VOICE]
+        return [Channel.EMAIL]
 
 
 class NotificationRule(models.Model):
@@ -85,10 +107,7 @@ class NotificationRule(models.Model):
         TRIGGERED = "triggered", "Incident triggered"
         RESOLVED = "resolved", "Incident resolved"
 
-    class Channel(models.TextChoices):
-        SMS = "sms", "SMS"
-        VOICE = "voice", "Voice call"
-        EMAIL = "email", "Email"
+    Channel = Channel
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notification_rules")
     event = models.CharField(max_length=12, choices=Event.choices, default=Event.TRIGGERED)

@@ -81,8 +81,10 @@ class MyContactMethodSerializer(serializers.ModelSerializer):  # type: ignore[ty
 
     def create(self, validated_data: dict[str, Any]) -> ContactMethod:
         try:
-            return contacts.add_contact_method(
-                _me(self.context["request"]), validated_data["kind"], validated_data["value"]
+            return contacts.contact_method_add(
+                user=_me(self.context["request"]),
+                kind=validated_data["kind"],
+                raw=validated_data["value"],
             )
         except contacts.ContactError as exc:
             raise ValidationError({"value": [str(exc)]}) from None
@@ -152,8 +154,8 @@ class MyNotificationRuleSerializer(serializers.ModelSerializer):  # type: ignore
 
     def create(self, validated_data: dict[str, Any]) -> NotificationRule:
         try:
-            return contacts.add_rule(
-                _me(self.context["request"]),
+            return contacts.notification_rule_add(
+                user=_me(self.context["request"]),
                 event=validated_data.get("event", Event.TRIGGERED),
                 contact_method=validated_data["contact_method"],
                 channel=validated_data["channel"],
@@ -191,7 +193,7 @@ class MyContactMethodViewSet(
         return ContactMethod.objects.filter(user=_me(self.request)).order_by("kind", "id")
 
     def perform_destroy(self, instance: ContactMethod) -> None:
-        contacts.delete_contact_method(instance)
+        contacts.contact_method_delete(method=instance)
 
     @extend_schema(
         request=None,
@@ -206,7 +208,7 @@ class MyContactMethodViewSet(
         per number); then POST the code to verify/."""
         method = self.get_object()
         try:
-            row = contacts.send_code(method)
+            row = contacts.contact_method_send_code(method=method)
         except contacts.ContactError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         text = (
@@ -247,7 +249,7 @@ class MyContactMethodViewSet(
             text = " ".join(f"{name}: {' '.join(map(str, e))}" for name, e in data.errors.items())
             return _not_verified(text, data.errors)
         had_rules = NotificationRule.objects.filter(user=method.user).exists()
-        result = contacts.check_verification(method, data.validated_data["code"])
+        result = contacts.contact_method_verify(method=method, code=data.validated_data["code"])
         if not result.ok:
             return _not_verified(result.message)
         text = result.message
@@ -288,7 +290,7 @@ class MyContactMethodViewSet(
                 status=status.HTTP_400_BAD_REQUEST,
             )
         try:
-            row = notification_services.queue_test(method, channel)
+            row = notification_services.notification_queue_test(method=method, channel=channel)
         except ValueError as exc:
             raise ValidationError({"channel": [str(exc)]}) from None
         text = f"Test {_channel_words(channel)} to {method.value} queued."

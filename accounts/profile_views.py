@@ -146,7 +146,9 @@ def add_method(request: HttpRequest, kind: str) -> HttpResponse:
     form = method_form(kind, request.POST)
     if form.is_valid():
         try:
-            method = contacts.add_contact_method(_me(request), kind, form.cleaned_data["value"])
+            method = contacts.contact_method_add(
+                user=_me(request), kind=kind, raw=form.cleaned_data["value"]
+            )
         except contacts.ContactError as exc:
             form.add_error("value", str(exc))
         else:
@@ -173,7 +175,7 @@ def _own_method(request: HttpRequest, pk: int) -> ContactMethod:
 def send_code(request: HttpRequest, pk: int) -> HttpResponse:
     method = _own_method(request, pk)
     try:
-        contacts.send_code(method)
+        contacts.contact_method_send_code(method=method)
     except contacts.ContactError as exc:
         messages.error(request, str(exc))
     else:
@@ -205,7 +207,7 @@ def verify(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "Type the code from the SMS.")
         return _back(f"method-{method.pk}")
     had_rules = NotificationRule.objects.filter(user=method.user).exists()
-    result = contacts.check_verification(method, form.cleaned_data["code"])
+    result = contacts.contact_method_verify(method=method, code=form.cleaned_data["code"])
     if not result.ok:
         messages.error(request, result.message)
         return _back(f"method-{method.pk}")
@@ -225,7 +227,7 @@ def delete_method(request: HttpRequest, pk: int) -> HttpResponse:
     method = _own_method(request, pk)
     if request.method == "POST":
         value = method.value
-        gone = contacts.delete_contact_method(method)
+        gone = contacts.contact_method_delete(method=method)
         if gone:
             messages.success(request, f"Deleted {value} and its rules: {'; '.join(gone)}.")
         else:
@@ -248,7 +250,7 @@ def send_test(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
     if not method.is_verified:
         messages.error(request, f"Verify {method.value} first: tests go to verified methods only.")
         return _back(f"method-{method.pk}")
-    notification_services.queue_test(method, channel)
+    notification_services.notification_queue_test(method=method, channel=channel)
     text = f"Test {_channel_words(channel)} to {method.value} queued."
     if channel == Channel.EMAIL:
         if settings.EMAIL_BACKEND.endswith("console.EmailBackend"):
@@ -278,8 +280,8 @@ def add_rule(request: HttpRequest, event: str) -> HttpResponse:
     form = RuleForm(request.POST, methods=methods, prefix=event)
     if form.is_valid():
         try:
-            rule = contacts.add_rule(
-                user,
+            rule = contacts.notification_rule_add(
+                user=user,
                 event=event,
                 contact_method=form.cleaned_data["contact_method"],
                 channel=form.cleaned_data["channel"],

@@ -12,6 +12,7 @@ from django.db.models import Model, QuerySet
 
 from accounts.models import Membership, Team, User
 from audit import services as audit
+from config.ids import parse_id
 
 MY_TEAMS = "mine"
 
@@ -52,8 +53,9 @@ def team_filter(raw: str | None, user: Any) -> TeamFilter:
     value = (raw or "").strip()
     if value == MY_TEAMS:
         return TeamFilter(MY_TEAMS, team_ids_of(user))
-    if value.isascii() and value.isdigit() and len(value) <= 18:
-        return TeamFilter(value, [int(value)])
+    team_id = parse_id(value)
+    if team_id is not None:
+        return TeamFilter(value, [team_id])
     return TeamFilter("", None)
 
 
@@ -76,7 +78,7 @@ def team_create(*, actor: Actor, name: str, description: str = "") -> Team:
         if Team.objects.filter(name=name).exists():
             raise TeamError(f"There is already a team named {name}.")
         team = Team.objects.create(name=name, description=description)
-        audit.record(actor, audit.CREATED, team, after=audit.snapshot(team))
+        audit.record_saved(actor, team, before=None)
     return team
 
 
@@ -88,7 +90,7 @@ def team_update(*, actor: Actor, team: Team, name: str, description: str) -> Tea
         before = audit.snapshot(current)
         current.name, current.description = name, description
         current.save(update_fields=["name", "description"])
-        audit.record(actor, audit.CHANGED, current, before=before, after=audit.snapshot(current))
+        audit.record_saved(actor, current, before=before)
     return current
 
 
@@ -111,7 +113,7 @@ def membership_add(*, actor: Actor, team: Team, username: str, role: str) -> Mem
     try:
         with transaction.atomic():
             membership = Membership.objects.create(team=team, user=user, role=role)
-            audit.record(actor, audit.CREATED, membership, after=audit.snapshot(membership))
+            audit.record_saved(actor, membership, before=None)
     except IntegrityError:
         # The unique (team, user) constraint: already in, perhaps added a moment ago.
         raise TeamError(f"{username} is already in {team}; change their role below.") from None
@@ -130,7 +132,7 @@ def membership_set_role(*, actor: Actor, membership: Membership, role: str) -> M
         before = audit.snapshot(current)
         current.role = role
         current.save(update_fields=["role"])
-        audit.record(actor, audit.CHANGED, current, before=before, after=audit.snapshot(current))
+        audit.record_saved(actor, current, before=before)
     return current
 
 

@@ -11,20 +11,12 @@ from django.db.models import Q, QuerySet
 
 from audit.models import AuditEntry
 from audit.services import CREATED, DELETED
+from config.ids import parse_id
 
 PAGE_SIZE = 50
 # How many changed fields a row of the list shows before "and N more".
 COMPACT_LINES = 4
 SYSTEM = "system"
-_MAX_ID = 2**63 - 1
-
-
-def parse_id(raw: str | None) -> int | None:
-    text = (raw or "").strip()
-    if text.isascii() and text.isdigit() and len(text) <= 19:
-        value = int(text)
-        return value if 0 < value <= _MAX_ID else None
-    return None
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ _TYPES: dict[str, str] = {
     "schedules.Schedule": AuditEntry.ObjectType.SCHEDULE,
     "schedules.Layer": AuditEntry.ObjectType.LAYER,
     "schedules.Override": AuditEntry.ObjectType.OVERRIDE,
-    "schedules.EscalationPolicy": AuditEntry.ObjectType.ESCALATION_POLICY,
+    "escalation.EscalationPolicy": AuditEntry.ObjectType.ESCALATION_POLICY,
     "accounts.Team": AuditEntry.ObjectType.TEAM,
     "accounts.Membership": AuditEntry.ObjectType.MEMBERSHIP,
     # Only the rotation of a user's calendar feed is audited (schedules/services.py).
@@ -73,7 +73,7 @@ _FIELDS: dict[str, tuple[str, ...]] = {
         "restrict_end",
     ),
     "schedules.Override": ("schedule", "user", "start", "end"),
-    "schedules.EscalationPolicy": ("name", "team", "repeat"),
+    "escalation.EscalationPolicy": ("name", "team", "repeat"),
     "accounts.Team": ("name", "description"),
     "accounts.Membership": ("team", "user", "role"),
 }
@@ -134,7 +134,7 @@ def _policy_extra(obj: Any) -> Snapshot:
 _EXTRAS: dict[str, Callable[[Any], Snapshot]] = {
     "integrations.Integration": _integration_extra,
     "schedules.Layer": _layer_extra,
-    "schedules.EscalationPolicy": _policy_extra,
+    "escalation.EscalationPolicy": _policy_extra,
 }
 
 
@@ -249,3 +249,12 @@ def record(
         after=after,
         changes=changes,
     )
+
+
+def record_saved(
+    actor: User | AnonymousUser | None, obj: models.Model, *, before: Snapshot | None
+) -> AuditEntry | None:
+    """The entry for ``obj`` just saved: created when there was no ``before`` (the
+    snapshot of the locked row before the change), else changed; "after" is ``obj`` now."""
+    action = CREATED if before is None else CHANGED
+    return record(actor, action, obj, before=before, after=snapshot(obj))

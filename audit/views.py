@@ -14,10 +14,10 @@ from audit.selectors import (
     AuditFilters,
     audit_page,
     entry_rows,
-    parse_id,
     snapshot_rows,
 )
 from audit.services import SYSTEM_ACTOR
+from config.ids import parse_id
 
 
 @login_required

@@ -198,14 +198,14 @@ ORDER BY g
 """
 
 _EVENTS = """
-INSERT INTO incidents_incidentevent (incident_id, kind, at, message, channel, data, actor_id)
-SELECT incident_id, kind, at, message, channel, data, actor_id FROM (
+INSERT INTO incidents_incidentevent (incident_id, kind, at, message, via, data, actor_id)
+SELECT incident_id, kind, at, message, via, data, actor_id FROM (
     SELECT i.id AS incident_id,
         CASE WHEN s = 1 THEN 'triggered' ELSE 'appended' END AS kind,
         least(i.created_at + (s - 1) * interval '5 minutes', %(now)s) AS at,
         CASE WHEN s = 1 THEN 'Opened by ' || b.name || '.'
              ELSE 'ALARM: ' || (i.details ->> 'reason') END AS message,
-        'source' AS channel, '{}'::jsonb AS data, NULL::bigint AS actor_id
+        'source' AS via, '{}'::jsonb AS data, NULL::bigint AS actor_id
     FROM incidents_incident i
     JOIN bench_integ b ON b.id = i.integration_id
     CROSS JOIN LATERAL generate_series(1, i.alarm_count) AS s
@@ -319,7 +319,7 @@ SELECT e.at - random() * interval '150 milliseconds', 'sns', b.k, i.id, e.id,
 FROM incidents_incidentevent e
 JOIN incidents_incident i ON i.id = e.incident_id
 JOIN bench_integ b ON b.id = i.integration_id
-WHERE e.channel = 'source' AND e.kind IN ('triggered', 'appended', 'resolved');
+WHERE e.via = 'source' AND e.kind IN ('triggered', 'appended', 'resolved');
 -- D, E: SNS delivered some again (duplicates), and some came late (stale).
 INSERT INTO bench_inbound
 SELECT received_at + interval '20 seconds' + random() * interval '60 seconds', 'sns', k,
@@ -342,10 +342,10 @@ WHERE n.channel IN ('sms', 'voice') AND n.sent_at IS NOT NULL;
 -- C: acknowledgements by SMS reply or keypress.
 INSERT INTO bench_inbound
 SELECT e.at - interval '300 milliseconds', 'twilio', NULL, e.incident_id, NULL,
-    'acknowledged', CASE e.channel WHEN 'sms' THEN 'SMS reply' ELSE 'Voice' END, '', NULL,
-    NULL, 'SM' || md5(e.id::text), '+15005550006', e.channel, 0
+    'acknowledged', CASE e.via WHEN 'sms' THEN 'SMS reply' ELSE 'Voice' END, '', NULL,
+    NULL, 'SM' || md5(e.id::text), '+15005550006', e.via, 0
 FROM incidents_incidentevent e
-WHERE e.kind = 'acknowledged' AND e.channel IN ('sms', 'voice');
+WHERE e.kind = 'acknowledged' AND e.via IN ('sms', 'voice');
 -- G: rejected (bad signature, wrong topic, a certificate URL that is not Amazon's).
 INSERT INTO bench_inbound
 SELECT %(t0)s::timestamptz + random() * %(span)s::interval, 'sns', 1 + floor(random() * 5)::int,

@@ -186,11 +186,11 @@ def parse_args(argv: Sequence[str] | None) -> Options:
 
 _SETUP = """
 import json
-from accounts.contacts import create_responder
+from accounts.contacts import responder_create
 from integrations.models import Integration
-from schedules.models import EscalationPolicy, EscalationStep
+from escalation.models import EscalationPolicy, EscalationStep
 users = [
-    create_responder(
+    responder_create(
         username=f"oncall{i}", email=f"oncall{i}@example.com", phone=f"+1500555{i:04d}"
     )
     for i in range(1, {users} + 1)

@@ -4,10 +4,11 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api import UserViewSet
 from accounts.profile_api import MyContactMethodViewSet, MyNotificationRuleViewSet
+from escalation.api import EscalationPolicyViewSet
 from incidents.api import IncidentViewSet
 from integrations.api import InboundMessageViewSet, IntegrationViewSet
 from notifications.api import NotificationViewSet
-from schedules.api import EscalationPolicyViewSet, ScheduleViewSet
+from schedules.api import ScheduleViewSet
 
 router = DefaultRouter()
 router.register("integrations", IntegrationViewSet)

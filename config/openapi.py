@@ -1,7 +1,7 @@
 """The OpenAPI schema's error responses.
 
 drf-spectacular documents only the success answer of each operation; a client (and the
-schemathesis run in tests/test_openapi_conformance.py) also meets DRF's errors. Every
+schemathesis run in tests/api/test_openapi_conformance.py) also meets DRF's errors. Every
 operation here lists the ones it can really give, with the body DRF sends:
 
 - 400 when it takes a body or query parameters: field name -> list of messages

@@ -63,12 +63,14 @@ INSTALLED_APPS = [
     "template_partials",
     "accounts",
     "schedules",
+    "escalation",
     "integrations",
     "incidents",
     "notifications",
     "reports",
     "audit",
     "server",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -249,7 +251,8 @@ CELERY_BEAT_SCHEDULER = "config.reconnect:PagerScheduler"
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Paging has its own queue so a backlog of other work never delays a page; workers
-# consume both (`manage.py serve` and the test worker pass -Q critical,celery).
+# consume both (`manage.py serve` and the test worker pass -Q critical,celery). The
+# escalation tasks (escalation/tasks.py) keep the names they had in incidents/tasks.py.
 CELERY_TASK_ROUTES = {
     "incidents.tasks.escalate": {"queue": "critical"},
     "incidents.tasks.escalate_many": {"queue": "critical"},

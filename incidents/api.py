@@ -17,8 +17,12 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from accounts.roles import NotAllowed, ResponderOrReadOnly
-from incidents import escalation, selectors, services
+from config.ids import parse_id
+from escalation.engine import escalation_escalate_now
+from incidents import selectors, services
 from incidents.models import Incident, IncidentEvent
+
+Via = IncidentEvent.Via
 
 
 class IncidentEventSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -26,6 +30,15 @@ class IncidentEventSerializer(serializers.ModelSerializer):  # type: ignore[type
         model = IncidentEvent
         fields = ["id", "kind", "at", "message", "actor", "channel", "inbound_message"]
 
+    # The API's name for the field since before it was IncidentEvent.via (how the line
+    # came: web, api, sms, voice, email, source, escalation).
+    channel = serializers.CharField(
+        source="via",
+        max_length=16,
+        required=False,
+        allow_blank=True,
+        help_text="How the line came: web, api, sms, voice, email, source or escalation.",
+    )
     inbound_message = serializers.SerializerMethodField(
         help_text="Id of the Inbound Log row that wrote this line, if any."
     )
@@ -98,7 +111,7 @@ class IncidentViewSet(
         params = self.request.query_params
         state = params.get("state", "")
         integration = params.get("integration", "")
-        integration_id = selectors.parse_id(integration)
+        integration_id = parse_id(integration)
         # A filter we cannot apply is an error, not "everything": a script asking for
         # ?state=triggred must not page through every incident believing it filtered.
         if state and state not in selectors.LIST_STATES:
@@ -113,7 +126,7 @@ class IncidentViewSet(
     def _act(self, request: Request, change: Callable[..., Incident]) -> Response:
         incident = self.get_object()
         try:
-            incident = change(incident_id=incident.pk, user=_actor(request), channel="api")
+            incident = change(incident_id=incident.pk, user=_actor(request), via=Via.API)
         except NotAllowed as refusal:
             # The permission class lets only responders here; the service checks again.
             raise PermissionDenied(refusal.sentence) from None
@@ -146,8 +159,8 @@ class IncidentViewSet(
         of its policy has run, or its integration has no policy."""
         incident = self.get_object()
         try:
-            escalated = escalation.escalation_escalate_now(
-                incident_id=incident.pk, user=_actor(request), channel="api"
+            escalated = escalation_escalate_now(
+                incident_id=incident.pk, user=_actor(request), via=Via.API
             )
         except NotAllowed as refusal:
             raise PermissionDenied(refusal.sentence) from None

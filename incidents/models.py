@@ -124,6 +124,21 @@ class IncidentEvent(models.Model):
         ESCALATED = "escalated", "Escalation step"
         NOTIFIED = "notified", "Notification"
 
+    class Via(models.TextChoices):
+        """How a line came to be: the way a person acted (the dashboard, the API, an SMS
+        reply, a phone keypress, an email link), the alarm source, or escalation. A
+        page's own lines (sent, delivered, failed) carry the medium it went by, which
+        has the same values as the ways of replying by it. Labels are the words a line
+        shows after "via"."""
+
+        WEB = "web", "the dashboard"
+        API = "api", "the API"
+        SMS = "sms", "SMS reply"
+        VOICE = "voice", "phone keypress"
+        EMAIL = "email", "email link"
+        SOURCE = "source", "the alarm source"
+        ESCALATION = "escalation", "escalation"
+
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=24, choices=Kind.choices)
     at = models.DateTimeField()
@@ -135,7 +150,7 @@ class IncidentEvent(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    channel = models.CharField(max_length=16, blank=True, help_text="web, api, source, sms ...")
+    via = models.CharField(max_length=16, choices=Via.choices, blank=True)
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:

@@ -1,8 +1,9 @@
 """The one role check in front of every change a person makes to an incident.
 
-The services that acknowledge, resolve, escalate and note call it first, whatever the
-channel (web, API, SMS reply, voice key, email link, and any channel added later), so a
-viewer or a deactivated user is refused the same way everywhere. Each channel turns the
+The services that acknowledge, resolve, escalate and note call it first, whatever way
+the person acted (``IncidentEvent.Via``: the dashboard, the API, an SMS reply, a voice
+key, an email link, and any way added later), so a viewer or a deactivated user is
+refused the same way everywhere. Each of them turns the
 :class:`~accounts.roles.NotAllowed` it raises into its own polite answer."""
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ ESCALATE = "escalate"
 NOTE = "add notes to"
 
 
-def incident_check_actor(*, incident_id: int, user: User, action: str, channel: str) -> None:
+def incident_check_actor(
+    *, incident_id: int, user: User, action: str, via: IncidentEvent.Via
+) -> None:
     """Return when ``user`` may ``action`` incidents; otherwise note the refused attempt on
     the incident's timeline (it changes nothing else) and raise NotAllowed (or
     Incident.DoesNotExist when there is no such incident).
@@ -43,7 +46,7 @@ def incident_check_actor(*, incident_id: int, user: User, action: str, channel: 
         kind=IncidentEvent.Kind.NOTE,
         at=timezone.now(),
         actor=user,
-        channel=channel,
+        via=via,
         message=f"Refused: {refusal.reason}. Nothing changed.",
         data={"refused": action},
     )

@@ -16,10 +16,6 @@ from schedules.models import Schedule
 from schedules.oncall import OnCall, final_shifts, who_is_on_call
 from schedules.selectors import schedule_spec, schedules_with_rotations
 
-# The largest value a 64-bit id column holds; anything bigger cannot name a row and
-# would make the database driver raise (SQLite: OverflowError, PostgreSQL: DataError).
-MAX_ID = 2**63 - 1
-
 # What the incident list can show: the three states, plus "open" (not resolved) and "all".
 LIST_STATES = ("open", *Incident.State.values, "all")
 OPEN_STATES = (Incident.State.TRIGGERED.value, Incident.State.ACKNOWLEDGED.value)
@@ -27,17 +23,6 @@ OPEN_STATES = (Incident.State.TRIGGERED.value, Incident.State.ACKNOWLEDGED.value
 # Columns a list row never shows: an alarm's details and the policy snapshot can be
 # kilobytes each, read 50 times per page and every few seconds by every open browser.
 _HEAVY_FIELDS = ("details", "description", "escalation_snapshot", "escalation_token")
-
-
-def parse_id(raw: str | None) -> int | None:
-    """An id from a query parameter, or None when it is not one ("abc", "-1", "²", or
-    a number no database column can hold). ``str.isdigit`` alone is not enough:
-    "²".isdigit() is true but int("²") raises."""
-    text = raw or ""
-    if not (text.isascii() and text.isdigit()):
-        return None
-    value = int(text)
-    return value if value <= MAX_ID else None
 
 
 def incident_list(*, state: str = "", integration_id: int | None = None) -> QuerySet[Incident]:
@@ -214,13 +199,6 @@ class OnCallPanel:
     my_shifts: list[UpcomingShift]
 
 
-def _zone(schedule: Schedule) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(schedule.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
 def _could_be_on_call(schedule: Schedule, user_id: int) -> bool:
     """From the prefetched rows: is ``user_id`` in a layer or an override at all?"""
     return any(
@@ -242,7 +220,7 @@ def oncall_panel(
     answers: list[tuple[Schedule, zoneinfo.ZoneInfo, OnCall | None, str]] = []
     mine: list[UpcomingShift] = []
     for schedule in schedules_with_rotations().order_by("name", "pk"):
-        zone = _zone(schedule)
+        zone = schedule.zone
         try:
             spec = schedule_spec(schedule)
             answer = who_is_on_call(spec, now)

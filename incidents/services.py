@@ -15,8 +15,8 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from escalation.engine import escalation_enqueue_step, new_escalation_token
 from incidents import permissions
-from incidents.escalation import escalation_enqueue_step, new_escalation_token
 from incidents.models import AlarmKeyState, Incident, IncidentEvent
 from notifications import services as paging
 
@@ -51,9 +51,9 @@ def _after_stop(incident_id: int, *, escalated: bool, resolved: bool, why: str) 
     its own), so this costs no query."""
     if not escalated:
         return
-    paging.cancel_pending(incident_id=incident_id, why=why)
+    paging.notification_cancel_pending(incident_id=incident_id, why=why)
     if resolved:
-        paging.queue_resolved(incident_id=incident_id)
+        paging.notification_queue_resolved(incident_id=incident_id)
 
 
 def _stop_escalation(incident: Incident) -> bool:
@@ -102,7 +102,7 @@ def incident_open(
         incident=incident,
         kind=IncidentEvent.Kind.TRIGGERED,
         at=now,
-        channel="source",
+        via=IncidentEvent.Via.SOURCE,
         message=message or f"Opened by {integration.name}.",
     )
     if escalates:
@@ -286,13 +286,13 @@ def _add_event(
         incident_id=incident_id,
         kind=kind,
         at=at or timezone.now(),
-        channel="source",
+        via=IncidentEvent.Via.SOURCE,
         message=message,
     )
 
 
 def _resolve(
-    incident: Incident, *, at: datetime, user: User | None, channel: str, message: str
+    incident: Incident, *, at: datetime, user: User | None, via: IncidentEvent.Via, message: str
 ) -> IncidentEvent:
     incident.state = Incident.State.RESOLVED
     incident.resolved_at = at
@@ -313,21 +313,21 @@ def _resolve(
         kind=IncidentEvent.Kind.RESOLVED,
         at=at,
         actor=user,
-        channel=channel,
+        via=via,
         message=message,
     )
     _after_stop(
-        incident.pk, escalated=escalated, resolved=True, why=f"incident resolved via {channel}"
+        incident.pk, escalated=escalated, resolved=True, why=f"incident resolved via {via}"
     )
     return event
 
 
-def incident_acknowledge(*, incident_id: int, user: User, channel: str) -> Incident:
+def incident_acknowledge(*, incident_id: int, user: User, via: IncidentEvent.Via) -> Incident:
     """Acknowledge a triggered incident; anything else is left as it is (idempotent).
     Raises NotAllowed when ``user`` may not respond, Incident.DoesNotExist when there is
     no such incident."""
     permissions.incident_check_actor(
-        incident_id=incident_id, user=user, action=permissions.ACKNOWLEDGE, channel=channel
+        incident_id=incident_id, user=user, action=permissions.ACKNOWLEDGE, via=via
     )
     with transaction.atomic():
         incident = Incident.objects.select_for_update().get(pk=incident_id)
@@ -347,23 +347,23 @@ def incident_acknowledge(*, incident_id: int, user: User, channel: str) -> Incid
             kind=IncidentEvent.Kind.ACKNOWLEDGED,
             at=now,
             actor=user,
-            channel=channel,
-            message=f"Acknowledged by {who} via {channel}.",
+            via=via,
+            message=f"Acknowledged by {who} via {via}.",
         )
         _after_stop(
             incident.pk,
             escalated=escalated,
             resolved=False,
-            why=f"incident acknowledged via {channel}",
+            why=f"incident acknowledged via {via}",
         )
     return incident
 
 
-def incident_resolve(*, incident_id: int, user: User, channel: str) -> Incident:
+def incident_resolve(*, incident_id: int, user: User, via: IncidentEvent.Via) -> Incident:
     """Resolve an open incident by a person; resolving twice changes nothing. Raises
     NotAllowed when ``user`` may not respond."""
     permissions.incident_check_actor(
-        incident_id=incident_id, user=user, action=permissions.RESOLVE, channel=channel
+        incident_id=incident_id, user=user, action=permissions.RESOLVE, via=via
     )
     with transaction.atomic():
         incident = Incident.objects.select_for_update().get(pk=incident_id)
@@ -374,21 +374,21 @@ def incident_resolve(*, incident_id: int, user: User, channel: str) -> Incident:
             incident,
             at=timezone.now(),
             user=user,
-            channel=channel,
-            message=f"Resolved by {who} via {channel}.",
+            via=via,
+            message=f"Resolved by {who} via {via}.",
         )
     return incident
 
 
 def incident_add_note(*, incident_id: int, user: User, text: str) -> IncidentEvent:
     permissions.incident_check_actor(
-        incident_id=incident_id, user=user, action=permissions.NOTE, channel="web"
+        incident_id=incident_id, user=user, action=permissions.NOTE, via=IncidentEvent.Via.WEB
     )
     return IncidentEvent.objects.create(
         incident_id=incident_id,
         kind=IncidentEvent.Kind.NOTE,
         at=timezone.now(),
         actor=user,
-        channel="web",
+        via=IncidentEvent.Via.WEB,
         message=text,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,22 +16,21 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 from django_htmx.http import trigger_client_event
-from django_htmx.middleware import HtmxDetails
 
 from accounts.models import Team
 from accounts.roles import RESPONDER, role_required
-from incidents import escalation, selectors, services
+from config.http import HtmxHttpRequest
+from config.ids import parse_id
+from escalation.engine import escalation_escalate_now
+from incidents import selectors, services
 from incidents.models import Incident, IncidentEvent
 from integrations.models import Integration
+from integrations.sources.presentation import incident_facts
 
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
+Via = IncidentEvent.Via
 
 PAGE_SIZE = 50
 # Bulk acknowledge acts on at most this many incidents per request (two pages' worth):
@@ -87,9 +87,9 @@ def _filter_from(params: QueryDict) -> selectors.IncidentFilter:
     state = params.get("state", "open")
     return selectors.IncidentFilter(
         state=state if state in selectors.LIST_STATES else "open",
-        integration_id=selectors.parse_id(params.get("integration")),
-        team_id=selectors.parse_id(params.get("team")),
-        before=selectors.parse_id(params.get("before")),
+        integration_id=parse_id(params.get("integration")),
+        team_id=parse_id(params.get("team")),
+        before=parse_id(params.get("before")),
     )
 
 
@@ -163,7 +163,7 @@ def _board(
 
 def _unchanged(request: HttpRequest, version: str) -> bool:
     """A poll whose list is still what it shows: same version, rendered recently."""
-    rendered_at = selectors.parse_id(request.GET.get("t"))
+    rendered_at = parse_id(request.GET.get("t"))
     return (
         request.GET.get("v") == version
         and rendered_at is not None
@@ -200,9 +200,7 @@ def incident_bulk_acknowledge(request: HtmxHttpRequest) -> HttpResponse:
     """Acknowledge the ticked incidents (at most BULK_LIMIT); say how many changed."""
     assert request.user.is_authenticated
     where = _filter_from(request.POST)
-    picked = list(
-        dict.fromkeys(filter(None, map(selectors.parse_id, request.POST.getlist("incident"))))
-    )
+    picked = list(dict.fromkeys(filter(None, map(parse_id, request.POST.getlist("incident")))))
     if not picked:
         text, level = "Tick at least one incident to acknowledge.", messages.ERROR
     else:
@@ -210,7 +208,7 @@ def incident_bulk_acknowledge(request: HtmxHttpRequest) -> HttpResponse:
         changed = 0
         for incident_id in selectors.triggered_among(incident_ids=picked[:BULK_LIMIT]):
             incident = services.incident_acknowledge(
-                incident_id=incident_id, user=request.user, channel="web"
+                incident_id=incident_id, user=request.user, via=Via.WEB
             )
             # Someone else (an SMS reply, a colleague) may have acknowledged it first.
             changed += int(incident.acknowledged_by_id == request.user.pk)
@@ -231,125 +229,6 @@ def incident_bulk_acknowledge(request: HtmxHttpRequest) -> HttpResponse:
 
 # ------------------------------------------------------------------- the incident page
 
-COMPARISONS = {
-    "GreaterThanOrEqualToThreshold": ("≥", "greater than or equal to"),
-    "GreaterThanThreshold": (">", "greater than"),
-    "LessThanThreshold": ("<", "less than"),
-    "LessThanOrEqualToThreshold": ("≤", "less than or equal to"),
-    "LessThanLowerOrGreaterThanUpperThreshold": ("outside", "outside the anomaly band"),
-    "LessThanLowerThreshold": ("below", "below the anomaly band"),
-    "GreaterThanUpperThreshold": ("above", "above the anomaly band"),
-}
-CHANNEL_WORDS = {
-    "web": "the dashboard",
-    "api": "the API",
-    "sms": "SMS reply",
-    "voice": "phone keypress",
-    "email": "email link",
-    "source": "the alarm source",
-    "escalation": "escalation",
-}
-
-
-def _number(value: Any) -> str:
-    """3.0 -> "3", 0.25 -> "0.25"; anything else as text."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value) if value not in (None, "") else ""
-    return f"{value:g}"
-
-
-def _duration(seconds: Any) -> str:
-    if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds <= 0:
-        return ""
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600} h"
-    if seconds % 60 == 0:
-        return f"{seconds // 60} min"
-    return f"{seconds} s"
-
-
-def _moment(value: Any) -> datetime | None:
-    try:
-        return parse_datetime(value) if isinstance(value, str) else None
-    except ValueError:  # well formed but impossible, e.g. month 13
-        return None
-
-
-@dataclass(frozen=True)
-class AlarmFacts:
-    """A CloudWatch alarm laid out for a person at 3 a.m."""
-
-    metric: str
-    statistic: str
-    threshold: str
-    threshold_words: str
-    evaluation: str
-    reason: str
-    transition: str
-    changed_at: datetime | None
-    account: str
-    region: str
-    arn: str
-    console_url: str
-
-
-def alarm_facts(details: Any) -> AlarmFacts | None:
-    """The human fields of a CloudWatch alarm stored on an incident (see
-    ``CloudWatchAlarm.details``), or None when the details are not from one. Details
-    are JSON from outside: every field is optional and of any type."""
-    if not isinstance(details, dict) or not (details.get("alarm_arn") or details.get("trigger")):
-        return None
-    trigger = details.get("trigger") if isinstance(details.get("trigger"), dict) else {}
-    assert isinstance(trigger, dict)
-    metric = ""
-    if trigger.get("MetricName"):
-        metric = str(trigger["MetricName"])
-        if trigger.get("Namespace"):
-            metric += f" ({trigger['Namespace']})"
-        dimensions = trigger.get("Dimensions")
-        if isinstance(dimensions, list):
-            pairs = [
-                f"{d.get('name') or d.get('Name')}={d.get('value') or d.get('Value')}"
-                for d in dimensions
-                if isinstance(d, dict)
-            ]
-            if pairs:
-                metric += " " + ", ".join(pairs)
-    metric = metric or str(details.get("metric_summary") or "")
-    statistic = str(trigger.get("Statistic") or trigger.get("ExtendedStatistic") or "")
-    period = _duration(trigger.get("Period"))
-    if statistic:
-        statistic = statistic.title() if statistic.isupper() else statistic
-        statistic += f" over {period}" if period else ""
-    operator = str(trigger.get("ComparisonOperator") or "")
-    symbol, words = COMPARISONS.get(operator, (operator, operator))
-    limit = _number(trigger.get("Threshold")) or str(trigger.get("ThresholdMetricId") or "")
-    threshold = f"{symbol} {limit}".strip() if limit or symbol else ""
-    evaluations = trigger.get("EvaluationPeriods")
-    needed = trigger.get("DatapointsToAlarm") or evaluations
-    evaluation = ""
-    if isinstance(evaluations, int) and isinstance(needed, int):
-        evaluation = f"{needed} of the last {evaluations} period{'s' if evaluations != 1 else ''}"
-        evaluation += f" of {period}" if period else ""
-    region = str(details.get("region") or "")
-    code = str(details.get("region_code") or "")
-    old, new = details.get("old_state"), details.get("new_state")
-    return AlarmFacts(
-        metric=metric,
-        statistic=statistic,
-        threshold=threshold,
-        threshold_words=f"{words} {limit}".strip() if limit else "",
-        evaluation=evaluation,
-        reason=str(details.get("reason") or ""),
-        transition=f"{old} → {new}" if old and new else str(new or ""),
-        changed_at=_moment(details.get("state_change_time")),
-        account=str(details.get("account_id") or ""),
-        region=f"{region} ({code})" if region and code and code != region else region or code,
-        arn=str(details.get("alarm_arn") or ""),
-        # Built by the parser from the ARN, https on console.aws.amazon.com only.
-        console_url=str(details.get("console_url") or ""),
-    )
-
 
 @dataclass(frozen=True)
 class TimelineLine:
@@ -360,15 +239,15 @@ class TimelineLine:
 
 
 def timeline_line(event: IncidentEvent) -> TimelineLine:
-    """How one timeline line is labelled: its kind in words, how it came (an
-    acknowledgement's channel), and a page's delivery status."""
+    """How one timeline line is labelled: its kind in words, how it came (the way an
+    acknowledgement was made), and a page's delivery status."""
     data = event.data if isinstance(event.data, dict) else {}
     label = event.get_kind_display()
     detail = ""
     status = ""
     if event.kind in (IncidentEvent.Kind.ACKNOWLEDGED, IncidentEvent.Kind.RESOLVED):
-        if event.channel and event.channel != "source":
-            detail = f"via {CHANNEL_WORDS.get(event.channel, event.channel)}"
+        if event.via and event.via != IncidentEvent.Via.SOURCE:
+            detail = f"via {event.get_via_display()}"
     elif event.kind == IncidentEvent.Kind.NOTIFIED:
         if data.get("unreachable"):
             status = "failed"
@@ -380,7 +259,7 @@ def timeline_line(event: IncidentEvent) -> TimelineLine:
         label = "Escalation finished"
     elif event.kind == IncidentEvent.Kind.NOTE and data.get("refused"):
         label = "Refused"
-        detail = f"via {CHANNEL_WORDS.get(event.channel, event.channel)}"
+        detail = f"via {event.get_via_display()}"
     return TimelineLine(event, label, detail, status)
 
 
@@ -393,7 +272,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     events = [timeline_line(event) for event in timeline.head]
     later = [timeline_line(event) for event in timeline.tail]
     pages = incident.notifications.select_related("user").defer("body").order_by("id")
-    facts = alarm_facts(incident.details)
+    facts = incident_facts(kind=incident.integration.kind, details=incident.details)
     now = timezone.now()
     return render(
         request,
@@ -451,22 +330,23 @@ def _acted(request: HtmxHttpRequest, incident: Incident) -> HttpResponse:
     return _back(request, incident.get_absolute_url())
 
 
+def _change(request: HtmxHttpRequest, pk: int, change: Callable[..., Incident]) -> HttpResponse:
+    """Acknowledge or resolve from a button: the service decides, the page follows."""
+    get_object_or_404(Incident.objects.only("id"), pk=pk)
+    assert request.user.is_authenticated
+    return _acted(request, change(incident_id=pk, user=request.user, via=Via.WEB))
+
+
 @role_required(RESPONDER)
 @require_POST
 def incident_acknowledge(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    get_object_or_404(Incident.objects.only("id"), pk=pk)
-    assert request.user.is_authenticated
-    incident = services.incident_acknowledge(incident_id=pk, user=request.user, channel="web")
-    return _acted(request, incident)
+    return _change(request, pk, services.incident_acknowledge)
 
 
 @role_required(RESPONDER)
 @require_POST
 def incident_resolve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    get_object_or_404(Incident.objects.only("id"), pk=pk)
-    assert request.user.is_authenticated
-    incident = services.incident_resolve(incident_id=pk, user=request.user, channel="web")
-    return _acted(request, incident)
+    return _change(request, pk, services.incident_resolve)
 
 
 @role_required(RESPONDER)
@@ -475,9 +355,7 @@ def incident_escalate(request: HttpRequest, pk: int) -> HttpResponse:
     """Run the next escalation step now instead of after its delay."""
     incident = get_object_or_404(Incident.objects.select_related("integration"), pk=pk)
     assert request.user.is_authenticated
-    if escalation.escalation_escalate_now(
-        incident_id=incident.pk, user=request.user, channel="web"
-    ):
+    if escalation_escalate_now(incident_id=incident.pk, user=request.user, via=Via.WEB):
         messages.success(
             request, f"Escalating incident #{incident.pk} now: the next step runs at once."
         )

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.roles import AdminOrReadOnly
-from incidents.selectors import parse_id
+from config.ids import parse_id
 from integrations import services
 from integrations.masking import display_body
 from integrations.models import InboundMessage, Integration

@@ -3,17 +3,11 @@ from __future__ import annotations
 from django import forms
 
 from integrations.models import Integration
+from integrations.services import EDITABLE_FIELDS
 
 
 class IntegrationForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = Integration
-        fields = [
-            "name",
-            "kind",
-            "team",
-            "escalation_policy",
-            "enabled",
-            "insufficient_data_as_alarm",
-            "security_mode",
-        ]
+        # What a person may edit is the service's list: the form cannot offer more.
+        fields = list(EDITABLE_FIELDS)

@@ -1,6 +1,6 @@
 """The inbound path: one request to an integration URL becomes one InboundMessage row.
 
-The order matters (see ARCHITECTURE.md, "The inbound path"): size limit, envelope,
+The order matters (see docs/architecture.md, "The inbound path"): size limit, envelope,
 signature, topic, then the change it asks for. A rejected request is stored with its
 reason; an accepted one is stored in the same transaction as the change it made, so a
 2xx answer always means both are durable.
@@ -12,7 +12,6 @@ import hmac
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -21,10 +20,10 @@ from django.utils import timezone
 
 from config import broker
 from incidents import services as incident_services
+from integrations.inbound_log import ReceivedRequest, loggable_headers
 from integrations.models import InboundMessage, Integration, token_digest
 from integrations.sns_http import fetch_certificate
 from integrations.sources import cloudwatch, sns
-from integrations.text import valid_data, valid_text
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +38,6 @@ RAW_DELIVERY_REASON = (
     "raw message delivery is on: turn it off for this subscription "
     "(RawMessageDelivery=false); Klaxon needs the signed SNS envelope"
 )
-
-# Headers never worth keeping in the log (and never ours to store).
-_DROPPED_HEADERS = frozenset({"cookie", "authorization", "x-csrftoken"})
 
 
 @dataclass(frozen=True)
@@ -87,32 +83,6 @@ def forget_cached_integrations(**kwargs: Any) -> None:
     _by_digest.clear()
 
 
-def loggable_headers(headers: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in headers.items() if k.lower() not in _DROPPED_HEADERS}
-
-
-@dataclass
-class _Request:
-    """What we keep of a request; each attempt builds a fresh unsaved row from it."""
-
-    integration: Integration
-    body: bytes
-    headers: dict[str, str]
-    source_ip: str | None
-    received_at: datetime
-
-    def new_row(self, **fields: Any) -> InboundMessage:
-        return InboundMessage(
-            integration=self.integration,
-            received_at=self.received_at,
-            source_ip=self.source_ip,
-            headers=valid_data(self.headers),
-            body=valid_text(self.body.decode("utf-8", errors="replace")),
-            body_size=len(self.body),
-            **{k: valid_text(v) if isinstance(v, str) else v for k, v in fields.items()},
-        )
-
-
 def receive(
     *,
     integration: Integration,
@@ -128,7 +98,14 @@ def receive(
     ``test_alert`` is only for the dashboard's "send test alert": it cannot carry
     Amazon's signature and must not bind a topic; everything else is shared.
     """
-    request = _Request(integration, body, loggable_headers(headers), source_ip, timezone.now())
+    request = ReceivedRequest(
+        source=InboundMessage.Source.SNS,
+        integration=integration,
+        received_at=timezone.now(),
+        source_ip=source_ip,
+        body=body,
+        headers=loggable_headers(headers),
+    )
     if method != "POST":
         return _reject(request, 405, f"method {method} not allowed; SNS delivers with POST")
     if body_too_large:
@@ -147,9 +124,9 @@ def receive(
 
     seen = {
         "message_type": envelope.type,
-        "message_id": envelope.message_id[:100],
-        "topic_arn": envelope.topic_arn[:512],
-        "subscribe_url": (envelope.subscribe_url or "")[:2048],
+        "message_id": envelope.message_id,
+        "topic_arn": envelope.topic_arn,
+        "subscribe_url": envelope.subscribe_url or "",
     }
     if settings.SNS_VERIFY_SIGNATURES and not test_alert:
         try:
@@ -173,7 +150,7 @@ def receive(
             f"{integration.topic_arn})",
             **seen,
         )
-    return _apply(request, envelope, seen, test_alert=test_alert)
+    return _apply(integration, request, envelope, seen, test_alert=test_alert)
 
 
 def _raw_delivery(headers: dict[str, str]) -> bool:
@@ -183,25 +160,30 @@ def _raw_delivery(headers: dict[str, str]) -> bool:
     )
 
 
-def _reject(request: _Request, status: int, reason: str, **seen: str) -> InboundResult:
-    row = request.new_row(outcome=Outcome.REJECTED, reason=reason[:500], **seen)
+def _reject(request: ReceivedRequest, status: int, reason: str, **seen: str) -> InboundResult:
+    row = request.row(outcome=Outcome.REJECTED, reason=reason, **seen)
     row.save()
     return InboundResult(status, f"rejected: {reason}", row)
 
 
 def _apply(
-    request: _Request, envelope: sns.SnsEnvelope, seen: dict[str, str], *, test_alert: bool
+    integration: Integration,
+    request: ReceivedRequest,
+    envelope: sns.SnsEnvelope,
+    seen: dict[str, str],
+    *,
+    test_alert: bool,
 ) -> InboundResult:
     # Two attempts: a concurrent twin may open the incident between our look and our
     # insert (the partial unique index says no); the second attempt then appends.
     for attempt in (1, 2):
         try:
             with transaction.atomic():
-                applied = _apply_envelope(request.integration, envelope, test_alert=test_alert)
-                row = request.new_row(
-                    applied_message_id=envelope.message_id[:100],
+                applied = _apply_envelope(integration, envelope, test_alert=test_alert)
+                row = request.row(
+                    applied_message_id=envelope.message_id,
                     outcome=applied.outcome,
-                    reason=applied.reason[:500],
+                    reason=applied.reason,
                     incident_id=applied.incident_id,
                     event=applied.event,
                     **seen,
@@ -219,9 +201,9 @@ def _apply(
             return _reject(request, 403, reason, **seen)
         except IntegrityError:
             if InboundMessage.objects.filter(
-                integration=request.integration, applied_message_id=envelope.message_id[:100]
+                integration=integration, applied_message_id=envelope.message_id[:100]
             ).exists():
-                dup = request.new_row(
+                dup = request.row(
                     outcome=Outcome.DUPLICATE,
                     reason=f"MessageId {envelope.message_id} was already applied",
                     **seen,

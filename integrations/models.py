@@ -37,7 +37,7 @@ class Integration(models.Model):
         "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     escalation_policy = models.ForeignKey(
-        "schedules.EscalationPolicy",
+        "escalation.EscalationPolicy",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,

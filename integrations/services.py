@@ -44,7 +44,7 @@ def integration_create(*, actor: Actor, integration: Integration) -> Integration
     """Save a new (unsaved) integration, which gets its own URL."""
     with transaction.atomic():
         integration.save()
-        audit.record(actor, audit.CREATED, integration, after=audit.snapshot(integration))
+        audit.record_saved(actor, integration, before=None)
     return integration
 
 
@@ -73,7 +73,7 @@ def integration_update(*, actor: Actor, integration: Integration) -> Integration
         for field in EDITABLE_FIELDS:
             setattr(current, field, getattr(integration, field))
         current.save(update_fields=[*EDITABLE_FIELDS, "updated_at"])
-        audit.record(actor, audit.CHANGED, current, before=before, after=audit.snapshot(current))
+        audit.record_saved(actor, current, before=before)
     return current
 
 
@@ -179,8 +179,8 @@ def subscription_confirm(
     return row, result.transient
 
 
-def test_alarm_message(*, integration: Integration, state: str = "ALARM") -> str:
-    """A CloudWatch alarm message like the ones AWS sends, for the test button."""
+def sample_alarm_message(*, integration: Integration, state: str = "ALARM") -> str:
+    """A CloudWatch alarm message like the ones AWS sends, for the "send test alert" button."""
     now = timezone.now()
     name = "Klaxon test alert"
     return json.dumps(
@@ -217,7 +217,7 @@ def integration_send_test_alert(
         "MessageId": str(uuid.uuid4()),
         "TopicArn": integration.topic_arn or TEST_TOPIC_ARN,
         "Subject": f'{state}: "Klaxon test alert"',
-        "Message": test_alarm_message(integration=integration, state=state),
+        "Message": sample_alarm_message(integration=integration, state=state),
         "Timestamp": timezone.now().isoformat().replace("+00:00", "Z"),
         "SignatureVersion": "2",
         "Signature": "",

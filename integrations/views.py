@@ -14,21 +14,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import urlencode
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from django_htmx.middleware import HtmxDetails
 
 from accounts.roles import ADMIN, RESPONDER, role_required
 from accounts.teams import team_filter, team_filter_context
-from incidents.selectors import parse_id
+from config.http import HtmxHttpRequest
+from config.ids import parse_id
 from integrations import inbound as inbound_path
 from integrations import services
 from integrations.forms import IntegrationForm
 from integrations.masking import display_body, display_headers
 from integrations.models import InboundMessage, Integration
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
 
 UNKNOWN_TOKEN_COUNTER = "inbound:unknown-token-count"
 

@@ -11,7 +11,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
-from incidents.selectors import parse_id
+from config.ids import parse_id
 from notifications import messages
 from notifications.models import Notification
 

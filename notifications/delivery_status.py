@@ -27,7 +27,6 @@ VOICEMAIL = "voicemail"
 
 _SMS_SENT = {"queued", "accepted", "scheduled", "sending", "sent"}
 _SMS_FAILED = {"undelivered", "failed", "canceled"}
-_CALL_PENDING = {"queued", "initiated", "ringing", "in-progress"}
 _CALL_FAILED = {
     "busy": "busy",
     "no-answer": "no answer",
@@ -158,7 +157,7 @@ def apply_status(report: StatusReport) -> Applied:
             incident_id=row.incident_id,
             kind=IncidentEvent.Kind.NOTIFIED,
             at=now,
-            channel=row.channel,
+            via=IncidentEvent.Via(row.channel),
             message=_timeline_text(row),
             data={"notification_id": row.pk, "status": row.status, "user_id": row.user_id},
         )

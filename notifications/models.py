@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from accounts.models import Channel
+
 
 class Notification(models.Model):
     class Purpose(models.TextChoices):
@@ -17,10 +19,8 @@ class Notification(models.Model):
         TEST = "test", "Test"
         VERIFY = "verify", "Verification code"
 
-    class Channel(models.TextChoices):
-        SMS = "sms", "SMS"
-        VOICE = "voice", "Voice call"
-        EMAIL = "email", "Email"
+    # The medium it goes by (SMS, voice call, email): the same choices as the rule's.
+    Channel = Channel
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

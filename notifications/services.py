@@ -46,7 +46,9 @@ EARLY_MARGIN = timedelta(seconds=1)
 # --- Queueing ---------------------------------------------------------------------------
 
 
-def rules_by_user(users: Iterable[User], event: str) -> dict[int, list[NotificationRule]]:
+def notification_rules_by_user(
+    *, users: Iterable[User], event: str
+) -> dict[int, list[NotificationRule]]:
     """Each user's rules for ``event`` that point at a usable (verified) contact method,
     in delay order; one query for all users."""
     rules = (
@@ -64,9 +66,6 @@ def rules_by_user(users: Iterable[User], event: str) -> dict[int, list[Notificat
     return found
 
 
-CHANNEL_WORDS = {Channel.SMS: "SMS", Channel.VOICE: "voice call", Channel.EMAIL: "email"}
-
-
 def _when(delay_minutes: int, due: datetime, now: datetime) -> str:
     if not delay_minutes:
         return "now"
@@ -82,10 +81,10 @@ class Pages:
     events: list[IncidentEvent] = field(default_factory=list)
 
 
-def plan_pages(
+def notification_plan_pages(
+    *,
     incident: Incident,
     users: Sequence[User],
-    *,
     reason: str,
     key: str,
     rules: dict[int, list[NotificationRule]],
@@ -104,7 +103,7 @@ def plan_pages(
                     incident=incident,
                     kind=IncidentEvent.Kind.NOTIFIED,
                     at=now,
-                    channel="escalation",
+                    via=IncidentEvent.Via.ESCALATION,
                     message=(
                         f"Cannot page {name}: no notification rule with a verified contact "
                         f"method. Reason: {reason}"
@@ -131,7 +130,7 @@ def plan_pages(
                 )
             )
             plan.append(
-                f"{CHANNEL_WORDS[Channel(rule.channel)]} to {method.value} "
+                f"{Channel(rule.channel).words} to {method.value} "
                 f"{_when(rule.delay_minutes, due, now)}"
             )
         pages.events.append(
@@ -139,7 +138,7 @@ def plan_pages(
                 incident=incident,
                 kind=IncidentEvent.Kind.NOTIFIED,
                 at=now,
-                channel="escalation",
+                via=IncidentEvent.Via.ESCALATION,
                 message=f"Paging {name}: {', '.join(plan)}. Reason: {reason}",
                 data={"user_id": user.pk, "planned": plan},
             )
@@ -147,7 +146,9 @@ def plan_pages(
     return pages
 
 
-def enqueue_on_commit(notifications: Sequence[Notification], *, send_now: bool = False) -> None:
+def notification_enqueue_on_commit(
+    *, notifications: Sequence[Notification], send_now: bool = False
+) -> None:
     """Once the transaction commits, queue a send task for each saved row at its due time
     (a broker outage costs nothing here: the beat re-queues from the row).
 
@@ -169,7 +170,7 @@ def _enqueue(jobs: list[tuple[int, datetime]], *, send_now: bool = False) -> Non
     if send_now:
         for pk in due_now:
             try:
-                result = deliver(pk)
+                result = notification_deliver(notification_id=pk)
             except Exception:
                 # The row is still queued (or stuck in sending): the beat takes it from here.
                 logger.exception("sending notification %s failed", pk)
@@ -182,7 +183,7 @@ def _enqueue(jobs: list[tuple[int, datetime]], *, send_now: bool = False) -> Non
     )
 
 
-def queue_resolved(*, incident_id: int) -> int:
+def notification_queue_resolved(*, incident_id: int) -> int:
     """Tell everyone who was paged for this incident (a send was attempted) that it is
     resolved, by their "resolved" rules. Queued once per rule whatever calls this twice."""
     incident = Incident.objects.filter(pk=incident_id).first()
@@ -196,7 +197,7 @@ def queue_resolved(*, incident_id: int) -> int:
             incident_id=incident_id, purpose=Purpose.TRIGGERED, attempts__gt=0
         ).values("user_id"),
     ).order_by("username")
-    rules = rules_by_user(paged, NotificationRule.Event.RESOLVED)
+    rules = notification_rules_by_user(users=paged, event=NotificationRule.Event.RESOLVED)
     now = timezone.now()
     rows = [
         Notification(
@@ -222,18 +223,18 @@ def queue_resolved(*, incident_id: int) -> int:
                 dedup_key__in=[r.dedup_key for r in rows], status=Status.QUEUED
             )
         )
-        enqueue_on_commit(queued)
+        notification_enqueue_on_commit(notifications=queued)
     return len(queued)
 
 
-def cancel_pending(*, incident_id: int, why: str) -> int:
+def notification_cancel_pending(*, incident_id: int, why: str) -> int:
     """Cancel the incident's pages not sent yet (a later voice call, say)."""
     return Notification.objects.filter(
         incident_id=incident_id, purpose=Purpose.TRIGGERED, status=Status.QUEUED
     ).update(status=Status.CANCELLED, error=why[:500], updated_at=timezone.now())
 
 
-def queue_test(method: ContactMethod, channel: str) -> Notification:
+def notification_queue_test(*, method: ContactMethod, channel: str) -> Notification:
     """ "Send me a test": one message by ``channel`` to ``method``, at once."""
     if channel not in method.channels:
         raise ValueError(f"{method.value} cannot carry {channel}")
@@ -247,12 +248,13 @@ def queue_test(method: ContactMethod, channel: str) -> Notification:
             due_at=timezone.now(),
             reason="test requested from the profile page",
         )
-        enqueue_on_commit([row])
+        notification_enqueue_on_commit(notifications=[row])
     return row
 
 
-def send_verification_code(method: ContactMethod, code: str) -> Notification:
-    """Send a verification code by SMS (accounts.contacts.start_verification made it)."""
+def notification_send_verification_code(*, method: ContactMethod, code: str) -> Notification:
+    """Send a verification code by SMS (accounts.contacts.contact_method_start_verification
+    made it)."""
     with transaction.atomic():
         row = Notification.objects.create(
             user=method.user,
@@ -264,13 +266,13 @@ def send_verification_code(method: ContactMethod, code: str) -> Notification:
             due_at=timezone.now(),
             reason="phone number verification",
         )
-        enqueue_on_commit([row])
+        notification_enqueue_on_commit(notifications=[row])
     return row
 
 
 # --- Sending ----------------------------------------------------------------------------
 
-# What deliver() did, returned by the task.
+# What notification_deliver() did, returned by the task.
 SENT = "sent"
 RETRY = "retry"
 FAILED = "failed"
@@ -285,7 +287,7 @@ class Delivery:
     retry_at: datetime | None = None
 
 
-def deliver(notification_id: int, *, now: datetime | None = None) -> Delivery:
+def notification_deliver(*, notification_id: int, now: datetime | None = None) -> Delivery:
     """Send one queued notification if it is due and still wanted; at most once."""
     now = now or timezone.now()
     row = (
@@ -437,7 +439,7 @@ def _timeline(row: Notification, message: str) -> None:
         incident_id=row.incident_id,
         kind=IncidentEvent.Kind.NOTIFIED,
         at=timezone.now(),
-        channel=row.channel,
+        via=IncidentEvent.Via(row.channel),
         message=message,
         data={"notification_id": row.pk, "status": row.status, "user_id": row.user_id},
     )
@@ -485,7 +487,7 @@ def _transient(row: Notification, exc: Exception, now: datetime) -> Delivery:
 # --- The safety net ---------------------------------------------------------------------
 
 
-def rekick_due(*, now: datetime | None = None, limit: int = 1000) -> tuple[int, int]:
+def notification_rekick_due(*, now: datetime | None = None, limit: int = 1000) -> tuple[int, int]:
     """Beat: queue a task again for sends overdue by NOTIFY_REKICK_GRACE_SECONDS (their
     task was lost),
     and fail sends stuck in "sending" past NOTIFY_STUCK_SECONDS (their worker died

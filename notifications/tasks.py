@@ -18,7 +18,7 @@ from notifications import services
 def send_notification(notification_id: int) -> str:
     """Send one notification if it is still queued and due; queue its retry if the
     provider failed transiently. A duplicate of this task finds nothing to claim."""
-    result = services.deliver(notification_id)
+    result = services.notification_deliver(notification_id=notification_id)
     if result.retry_at is not None:
         broker.publish(send_notification, notification_id, eta=result.retry_at)
     return result.outcome
@@ -26,4 +26,4 @@ def send_notification(notification_id: int) -> str:
 
 @shared_task(acks_late=True)
 def rekick_due_notifications() -> tuple[int, int]:
-    return services.rekick_due()
+    return services.notification_rekick_due()

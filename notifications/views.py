@@ -12,11 +12,14 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.roles import NotAllowed, respond_refusal
+from config.ids import parse_id
+from incidents.models import IncidentEvent
 from incidents.permissions import incident_check_actor
-from incidents.selectors import parse_id
 from incidents.services import incident_acknowledge, incident_resolve
 from notifications import links, messages
 from notifications.models import Notification
+
+Via = IncidentEvent.Via
 
 OUTBOX_PAGE = 50
 
@@ -91,13 +94,11 @@ def email_action(request: HttpRequest, token: str) -> HttpResponse:
     try:
         # Checked before the link is spent, so a refusal leaves it as it was; the
         # service checks again when it acts.
-        incident_check_actor(
-            incident_id=incident.pk, user=user, action=link.action, channel="email"
-        )
+        incident_check_actor(incident_id=incident.pk, user=user, action=link.action, via=Via.EMAIL)
         if not links.spend(link.notification):
             context["error"] = "This link was already used. Open the incident in Klaxon instead."
             return render(request, "notifications/email_action.html", context, status=400)
-        context["incident"] = act(incident_id=incident.pk, user=user, channel="email")
+        context["incident"] = act(incident_id=incident.pk, user=user, via=Via.EMAIL)
     except NotAllowed as refusal:
         return _refused(request, context, refusal)
     context["done"] = True

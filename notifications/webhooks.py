@@ -32,12 +32,13 @@ from twilio.twiml.voice_response import (  # type: ignore[import-untyped,unused-
 from accounts.models import ContactMethod
 from accounts.phones import InvalidPhone, to_e164
 from accounts.roles import NotAllowed, respond_refusal
-from incidents.escalation import escalation_escalate_now
-from incidents.models import Incident
+from config.ids import parse_id
+from escalation.engine import escalation_escalate_now
+from incidents.models import Incident, IncidentEvent
 from incidents.services import incident_acknowledge, incident_resolve
-from integrations.inbound import loggable_headers
+from integrations.inbound_log import ReceivedRequest, loggable_headers
 from integrations.models import InboundMessage
-from integrations.text import valid_data, valid_text
+from integrations.text import valid_text
 from notifications import messages, replies, twilio_gateway
 from notifications.delivery_status import (
     NOT_FINAL,
@@ -46,6 +47,8 @@ from notifications.delivery_status import (
     parse_status_callback,
 )
 from notifications.models import Notification
+
+Via = IncidentEvent.Via
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -78,38 +81,19 @@ class Handled:
 Handler = Callable[[HttpRequest, Mapping[str, str]], Handled]
 
 
-@dataclass(frozen=True)
-class _Received:
-    """What the Inbound Log keeps of a request."""
-
-    message_type: str
-    received_at: datetime
-    source_ip: str | None
-    headers: dict[str, str]
-    body: bytes
-
-    def log(
-        self,
-        outcome: str,
-        reason: str,
-        *,
-        message_id: str = "",
-        incident_id: int | None = None,
-    ) -> InboundMessage:
-        return InboundMessage.objects.create(
-            source=InboundMessage.Source.TWILIO,
-            integration=None,
-            received_at=self.received_at,
-            source_ip=self.source_ip,
-            headers=valid_data(self.headers),
-            body=valid_text(self.body.decode("utf-8", errors="replace")),
-            body_size=len(self.body),
-            message_type=self.message_type,
-            message_id=valid_text(message_id)[:100],
-            outcome=outcome,
-            reason=valid_text(reason)[:500],
-            incident_id=incident_id,
-        )
+def _log(
+    received: ReceivedRequest,
+    outcome: str,
+    reason: str,
+    *,
+    message_id: str = "",
+    incident_id: int | None = None,
+) -> InboundMessage:
+    row = received.row(
+        outcome=outcome, reason=reason, message_id=message_id, incident_id=incident_id
+    )
+    row.save()
+    return row
 
 
 def _plain(text: str, status: int = 200) -> HttpResponse:
@@ -173,20 +157,22 @@ def _webhook(request: HttpRequest, message_type: str, handler: Handler) -> HttpR
         raw = request.body
     except RequestDataTooBig:
         raw = None
-    received = _Received(
-        message_type=message_type,
+    received = ReceivedRequest(
+        source=InboundMessage.Source.TWILIO,
+        integration=None,
         received_at=received_at,
         source_ip=request.META.get("REMOTE_ADDR"),
-        headers=loggable_headers(dict(request.headers)),
         body=raw or b"",
+        headers=loggable_headers(dict(request.headers)),
+        message_type=message_type,
     )
     if raw is None:
         reason = "body too large for a Twilio webhook"
-        received.log(Outcome.REJECTED, reason)
+        _log(received, Outcome.REJECTED, reason)
         return _plain(reason, 413)
     if request.method != "POST":
         reason = f"method {request.method} not allowed: Twilio posts to this URL"
-        received.log(Outcome.REJECTED, reason)
+        _log(received, Outcome.REJECTED, reason)
         response = _plain(reason, 405)
         response["Allow"] = "POST"
         return response
@@ -195,7 +181,7 @@ def _webhook(request: HttpRequest, message_type: str, handler: Handler) -> HttpR
     url = settings.KLAXON_BASE_URL + request.get_full_path()
     problem = _signature_problem(request, url, body)
     if problem is not None:
-        received.log(Outcome.REJECTED, problem)
+        _log(received, Outcome.REJECTED, problem)
         return _plain(problem, 403)
 
     params = _params(request, body)
@@ -203,7 +189,8 @@ def _webhook(request: HttpRequest, message_type: str, handler: Handler) -> HttpR
         # The change and its log row commit together: a 2xx means both are stored.
         with transaction.atomic():
             handled = handler(request, params)
-            received.log(
+            _log(
+                received,
                 handled.outcome,
                 handled.reason,
                 message_id=_message_id(params),
@@ -212,7 +199,8 @@ def _webhook(request: HttpRequest, message_type: str, handler: Handler) -> HttpR
     except Exception:
         logger.exception("Twilio %s webhook failed", message_type)
         # Rolled back; still leave the one row this request owes the Inbound Log.
-        received.log(
+        _log(
+            received,
             Outcome.REJECTED,
             "error while handling the request (see the server log)",
             message_id=_message_id(params),
@@ -353,9 +341,9 @@ def _handle_sms_reply(request: HttpRequest, params: Mapping[str, str]) -> Handle
     since = timezone.now()
     try:
         if acknowledge:
-            incident = incident_acknowledge(incident_id=incident_id, user=user, channel="sms")
+            incident = incident_acknowledge(incident_id=incident_id, user=user, via=Via.SMS)
         else:
-            incident = incident_resolve(incident_id=incident_id, user=user, channel="sms")
+            incident = incident_resolve(incident_id=incident_id, user=user, via=Via.SMS)
     except Incident.DoesNotExist:
         return Handled(
             _sms(f"There is no incident #{incident_id}."),
@@ -444,11 +432,12 @@ def _menu(notification: Notification, incident: Incident, *, before: str = "") -
 
 
 def _notification_for_call(raw_id: str | None) -> Notification | None:
-    if not raw_id or not raw_id.isascii() or not raw_id.isdigit() or len(raw_id) > 18:
+    pk = parse_id(raw_id)
+    if pk is None:
         return None
     return (
         Notification.objects.select_related("incident", "user", "incident__acknowledged_by")
-        .filter(pk=int(raw_id))
+        .filter(pk=pk)
         .first()
     )
 
@@ -533,7 +522,7 @@ def _act_on_key(incident: Incident, user: User, key: str) -> Handled:
     name = user.get_username()
     since = timezone.now()
     if key == "1":
-        after = incident_acknowledge(incident_id=incident.pk, user=user, channel="voice")
+        after = incident_acknowledge(incident_id=incident.pk, user=user, via=Via.VOICE)
         if _acknowledged_now(after, user, since):
             return Handled(
                 _say_and_hang_up(f"Incident {spoken} is acknowledged. Goodbye."),
@@ -542,7 +531,7 @@ def _act_on_key(incident: Incident, user: User, key: str) -> Handled:
                 incident.pk,
             )
     elif key == "2":
-        after = incident_resolve(incident_id=incident.pk, user=user, channel="voice")
+        after = incident_resolve(incident_id=incident.pk, user=user, via=Via.VOICE)
         if _resolved_now(after, user, since):
             return Handled(
                 _say_and_hang_up(f"Incident {spoken} is resolved. Goodbye."),
@@ -551,7 +540,7 @@ def _act_on_key(incident: Incident, user: User, key: str) -> Handled:
                 incident.pk,
             )
     else:  # "3"
-        if escalation_escalate_now(incident_id=incident.pk, user=user, channel="voice"):
+        if escalation_escalate_now(incident_id=incident.pk, user=user, via=Via.VOICE):
             return Handled(
                 _say_and_hang_up(f"Escalating incident {spoken} to the next step now. Goodbye."),
                 Outcome.ESCALATED,

@@ -2,14 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from schedules.models import (
-    EscalationPolicy,
-    EscalationStep,
-    Layer,
-    LayerMember,
-    Override,
-    Schedule,
-)
+from schedules.models import Layer, LayerMember, Override, Schedule
 
 
 class LayerInline(admin.StackedInline):  # type: ignore[type-arg]
@@ -37,15 +30,3 @@ class LayerMemberInline(admin.TabularInline):  # type: ignore[type-arg]
 class LayerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "schedule", "turn", "handoff_time"]
     inlines = [LayerMemberInline]
-
-
-class EscalationStepInline(admin.StackedInline):  # type: ignore[type-arg]
-    model = EscalationStep
-    extra = 0
-    filter_horizontal = ["users", "schedules", "teams"]
-
-
-@admin.register(EscalationPolicy)
-class EscalationPolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ["name", "team", "repeat"]
-    inlines = [EscalationStepInline]

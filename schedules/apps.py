@@ -5,4 +5,4 @@ from django.apps import AppConfig
 
 class SchedulesConfig(AppConfig):
     name = "schedules"
-    verbose_name = "Schedules and escalation"
+    verbose_name = "Schedules"

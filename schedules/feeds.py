@@ -1,4 +1,5 @@
-"""iCal feeds (RFC 5545) behind secret URLs: one per schedule, one per user.
+"""iCal feeds (RFC 5545, written by the icalendar package) behind secret URLs: one per
+schedule, one per user.
 
 No login: the URL is the secret, as with Google Calendar's "secret address". Calendar
 clients poll these, so each event's UID depends only on the shift (schedule, user,
@@ -10,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+import icalendar
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
@@ -29,6 +32,8 @@ PAST = timedelta(days=7)
 FUTURE = timedelta(days=60)
 MAX_TOKEN_LENGTH = 64
 PRODID = "-//Klaxon//On-call schedules//EN"
+# How often calendar apps should fetch again (X-PUBLISHED-TTL says the same).
+REFRESH = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -38,34 +43,10 @@ class Event:
     end: datetime
     summary: str
     description: str
+    zone: zoneinfo.ZoneInfo  # the schedule's: the event is written in its local time
 
 
 # --------------------------------------------------------------------------- RFC 5545
-
-
-def escape_text(value: str) -> str:
-    """A TEXT value (RFC 5545 3.3.11): backslash, semicolon, comma and newlines escaped."""
-    value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-    return value.replace("\r\n", "\\n").replace("\r", "\\n").replace("\n", "\\n")
-
-
-def fold(line: str) -> str:
-    """Split a content line into lines of at most 75 octets (RFC 5545 3.1).
-
-    Continuation lines start with one space, which counts toward their 75 octets; a
-    UTF-8 character is never cut in two.
-    """
-    parts: list[str] = []
-    current, size = "", 0
-    for char in line:
-        width = len(char.encode())
-        if size + width > 75:
-            parts.append(current)
-            current, size = " ", 1
-        current += char
-        size += width
-    parts.append(current)
-    return "\r\n".join(parts)
 
 
 def utc_stamp(value: datetime) -> str:
@@ -73,30 +54,36 @@ def utc_stamp(value: datetime) -> str:
 
 
 def calendar(name: str, events: Iterable[Event], now: datetime) -> str:
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        f"PRODID:{PRODID}",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        f"X-WR-CALNAME:{escape_text(name)}",
-        "X-PUBLISHED-TTL:PT1H",
-        "REFRESH-INTERVAL;VALUE=DURATION:PT1H",
-    ]
+    """The feed as RFC 5545 text. The icalendar package escapes the text, folds long
+    lines and writes each event in its schedule's time zone (TZID) with that zone's
+    VTIMEZONE, so a calendar app shows a 09:00 handoff at 09:00 across DST changes."""
+    cal = icalendar.Calendar()
+    cal.add("version", "2.0")
+    cal.add("prodid", PRODID)
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    # Non-standard properties default to TEXT (RFC 5545 3.8.8.2): escaped like SUMMARY.
+    cal.add("x-wr-calname", icalendar.vText(name))
+    cal.add("x-published-ttl", "PT1H")
+    cal.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+    events = list(events)
     for event in events:
-        lines += [
-            "BEGIN:VEVENT",
-            f"UID:{event.uid}",
-            f"DTSTAMP:{utc_stamp(now)}",
-            f"DTSTART:{utc_stamp(event.start)}",
-            f"DTEND:{utc_stamp(event.end)}",
-            f"SUMMARY:{escape_text(event.summary)}",
-            f"DESCRIPTION:{escape_text(event.description)}",
-            "TRANSP:TRANSPARENT",
-            "END:VEVENT",
-        ]
-    lines.append("END:VCALENDAR")
-    return "".join(fold(line) + "\r\n" for line in lines)
+        item = icalendar.Event()
+        item.add("uid", event.uid)
+        item.add("dtstamp", now.astimezone(UTC))
+        item.add("dtstart", event.start.astimezone(event.zone))
+        item.add("dtend", event.end.astimezone(event.zone))
+        item.add("summary", event.summary)
+        item.add("description", event.description)
+        item.add("transp", "TRANSPARENT")
+        cal.add_component(item)
+    if events:
+        # Each zone's rules over the events' span only (a day either side), not decades.
+        cal.add_missing_timezones(
+            first_date=min(e.start for e in events).date() - timedelta(days=1),
+            last_date=max(e.end for e in events).date() + timedelta(days=1),
+        )
+    return str(cal.to_ical().decode())
 
 
 def shift_uid(*parts: object) -> str:
@@ -137,6 +124,7 @@ def schedule_events(schedule: Schedule, now: datetime) -> list[Event]:
             end=shift.end,
             summary=", ".join(names.get(pk, f"user {pk}") for pk in shift.user_ids),
             description=f"On call for {schedule.name} ({_source_text(shift.source)}).",
+            zone=schedule.zone,
         )
         for shift in shifts
     ]
@@ -165,6 +153,7 @@ def user_events(user: User, now: datetime) -> list[Event]:
                 end=shift.end,
                 summary=f"On call: {schedule.name}",
                 description=f"{user} is on call for {schedule.name}.",
+                zone=schedule.zone,
             )
             for shift in merged
         ]

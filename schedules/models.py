@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import secrets
 import zoneinfo
 from datetime import date, datetime
 from typing import Any
@@ -10,10 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-
-def new_secret() -> str:
-    """192 random bits, URL-safe: for secret feed URLs."""
-    return secrets.token_urlsafe(24)
+from accounts.models import new_secret
 
 
 def validate_weekdays(value: object) -> None:
@@ -52,6 +48,15 @@ class Schedule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The schedule's time zone; UTC when its name is unknown (a row written around
+        validation, or a zone since removed from tzdata, must not break a page)."""
+        try:
+            return zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return zoneinfo.ZoneInfo("UTC")
 
 
 class Layer(models.Model):
@@ -120,49 +125,3 @@ class Override(models.Model):
                 condition=models.Q(end__gt=models.F("start")), name="override_ends_after_start"
             )
         ]
-
-
-class EscalationPolicy(models.Model):
-    """Ordered steps saying who is paged, and when, until someone acknowledges."""
-
-    name = models.CharField(max_length=100)
-    team = models.ForeignKey(
-        "accounts.Team",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="escalation_policies",
-    )
-    repeat = models.PositiveSmallIntegerField(
-        default=0,
-        validators=[MaxValueValidator(9)],
-        help_text="How many more times to run the steps if nobody acknowledges (0-9).",
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["name"]
-        verbose_name_plural = "escalation policies"
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class EscalationStep(models.Model):
-    policy = models.ForeignKey(EscalationPolicy, on_delete=models.CASCADE, related_name="steps")
-    position = models.PositiveSmallIntegerField()
-    delay_minutes = models.PositiveIntegerField(
-        default=5, help_text="Minutes to wait for an acknowledgement before the next step."
-    )
-    users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True)
-    schedules = models.ManyToManyField(Schedule, blank=True)
-    teams = models.ManyToManyField("accounts.Team", blank=True)
-
-    class Meta:
-        ordering = ["policy", "position"]
-        constraints = [
-            models.UniqueConstraint(fields=["policy", "position"], name="one_step_per_position")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.policy} step {self.position + 1}"

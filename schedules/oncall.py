@@ -425,10 +425,6 @@ def _answer_at(
     return _dedupe(users), " + ".join(dict.fromkeys(sources))
 
 
-def _key(shift: Shift) -> Answer:
-    return shift.user_ids, shift.source
-
-
 def who_is_on_call(schedule: ScheduleSpec, at: datetime) -> OnCall:
     """Who is on call at ``at`` (aware), since when and until the answer next changes.
 

@@ -13,8 +13,6 @@ from schedules.oncall import (
     LayerSpec,
     OverrideSpec,
     ScheduleSpec,
-    Shift,
-    final_shifts,
     who_is_on_call,
 )
 
@@ -72,25 +70,9 @@ def users_on_call(schedule: Schedule, at: datetime) -> OnCallUsers:
     return OnCallUsers(users=users, until=answer.until, source=answer.source)
 
 
-def schedule_shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
-    """The final shifts of ``schedule`` over [start, end), gaps included."""
-    return final_shifts(schedule_spec(schedule), start, end)
-
-
 def schedules_of_user(user: User) -> QuerySet[Schedule]:
     """Schedules in which ``user`` can be on call: as a layer member or by an override."""
     ids = Schedule.objects.filter(Q(layers__members__user=user) | Q(overrides__user=user)).values(
         "pk"
     )
     return schedules_with_rotations().filter(pk__in=ids).order_by("name", "pk")
-
-
-def user_shifts(user: User, start: datetime, end: datetime) -> list[tuple[Schedule, Shift]]:
-    """Every final shift, across all schedules, that puts ``user`` on call in [start, end)."""
-    found = [
-        (schedule, shift)
-        for schedule in schedules_of_user(user)
-        for shift in schedule_shifts(schedule, start, end)
-        if user.pk in shift.user_ids
-    ]
-    return sorted(found, key=lambda pair: (pair[1].start, pair[0].pk))

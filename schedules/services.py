@@ -1,37 +1,23 @@
-"""Writes to schedules, layers, overrides and escalation policies, from the pages and the
-API alike. Each runs in one transaction with its audit entry (``audit.services.record``):
-the "before" is read from the locked row, so it is what was really there, not what a
-form already changed on its instance."""
+"""Writes to schedules, layers and overrides, from the pages and the API alike. Each
+runs in one transaction with its audit entry (``audit.services.record``): the "before"
+is read from the locked row, so it is what was really there, not what a form already
+changed on its instance."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import F, Max
 
-from accounts.models import Team, User
+from accounts.models import Team, User, new_secret
 from audit import services as audit
-from schedules.models import (
-    EscalationPolicy,
-    EscalationStep,
-    Layer,
-    LayerMember,
-    Override,
-    Schedule,
-    new_secret,
-)
+from schedules.models import Layer, LayerMember, Override, Schedule
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
     Actor = User | AnonymousUser | None
 
-ADDED_STEP = "added step"
-CHANGED_STEP = "changed step"
-REMOVED_STEP = "removed step"
-MOVED_STEP = "moved step"
 ROTATED_FEED = "rotated calendar URL"
 
 
@@ -41,13 +27,11 @@ ROTATED_FEED = "rotated calendar URL"
 def schedule_save(*, actor: Actor, schedule: Schedule) -> Schedule:
     """Create ``schedule`` (no id yet) or save its edited name, team and time zone."""
     with transaction.atomic():
-        if schedule.pk is None:
-            schedule.save()
-            audit.record(actor, audit.CREATED, schedule, after=audit.snapshot(schedule))
-            return schedule
-        before = audit.snapshot(Schedule.objects.select_for_update().get(pk=schedule.pk))
+        before = None
+        if schedule.pk is not None:
+            before = audit.snapshot(Schedule.objects.select_for_update().get(pk=schedule.pk))
         schedule.save()
-        audit.record(actor, audit.CHANGED, schedule, before=before, after=audit.snapshot(schedule))
+        audit.record_saved(actor, schedule, before=before)
     return schedule
 
 
@@ -59,13 +43,16 @@ def schedule_create(
     time_zone: str,
     layers: list[dict[str, Any]],
 ) -> Schedule:
-    """A schedule with its layers and their members, in list order (the API's POST)."""
+    """A schedule with its layers and their members, in list order (the API's POST): the
+    writes and audit lines the pages make one at a time, in one transaction."""
     with transaction.atomic():
-        schedule = Schedule.objects.create(name=name, team=team, time_zone=time_zone)
-        audit.record(actor, audit.CREATED, schedule, after=audit.snapshot(schedule))
+        schedule = schedule_save(
+            actor=actor, schedule=Schedule(name=name, team=team, time_zone=time_zone)
+        )
+        users = User.objects.in_bulk({pk for data in layers for pk in data["users"]})
         for index, data in enumerate(layers):
             turn, turn_hours = data["turn"]
-            layer = Layer.objects.create(
+            layer = Layer(
                 schedule=schedule,
                 name=data["name"],
                 position=data.get("position", index),
@@ -77,11 +64,7 @@ def schedule_create(
                 restrict_start=data["restrict_start"],
                 restrict_end=data["restrict_end"],
             )
-            LayerMember.objects.bulk_create(
-                LayerMember(layer=layer, user_id=user_id, position=position)
-                for position, user_id in enumerate(data["users"])
-            )
-            audit.record(actor, audit.CREATED, layer, after=audit.snapshot(layer))
+            layer_save(actor=actor, layer=layer, users=[users[pk] for pk in data["users"]])
     return schedule
 
 
@@ -135,14 +118,10 @@ def layer_save(*, actor: Actor, layer: Layer, users: list[User]) -> Layer:
     """Create or save ``layer`` with ``users`` taking turns in this order (a user may
     appear more than once)."""
     with transaction.atomic():
-        created = layer.pk is None
-        before = (
-            None
-            if created
-            else audit.snapshot(
-                Layer.objects.select_for_update().select_related("schedule").get(pk=layer.pk)
-            )
-        )
+        before = None
+        if layer.pk is not None:
+            locked = Layer.objects.select_for_update().select_related("schedule").get(pk=layer.pk)
+            before = audit.snapshot(locked)
         layer.save()
         # Rewrite the whole order: simpler than diffing, and the (layer, position)
         # constraint cannot trip because the old rows are gone first.
@@ -150,13 +129,7 @@ def layer_save(*, actor: Actor, layer: Layer, users: list[User]) -> Layer:
         LayerMember.objects.bulk_create(
             LayerMember(layer=layer, user=user, position=i) for i, user in enumerate(users)
         )
-        audit.record(
-            actor,
-            audit.CREATED if created else audit.CHANGED,
-            layer,
-            before=before,
-            after=audit.snapshot(layer),
-        )
+        audit.record_saved(actor, layer, before=before)
     return layer
 
 
@@ -174,7 +147,7 @@ def override_create(*, actor: Actor, override: Override) -> Override:
     """Save a new override (schedule, user, start and end set)."""
     with transaction.atomic():
         override.save()
-        audit.record(actor, audit.CREATED, override, after=audit.snapshot(override))
+        audit.record_saved(actor, override, before=None)
     return override
 
 
@@ -190,149 +163,3 @@ def override_delete(*, actor: Actor, override: Override) -> None:
             return  # deleted a moment ago by someone else
         audit.record(actor, audit.DELETED, current, before=audit.snapshot(current))
         current.delete()
-
-
-# ------------------------------------------------------------------- escalation policies
-
-
-def _locked_policy(pk: int) -> EscalationPolicy:
-    # The lock also serialises step changes: two people adding a step at once get
-    # distinct positions, and two reorders cannot interleave.
-    return EscalationPolicy.objects.select_for_update().get(pk=pk)
-
-
-def policy_save(*, actor: Actor, policy: EscalationPolicy) -> EscalationPolicy:
-    """Create ``policy`` (no id yet) or save its name, team and repeat count."""
-    with transaction.atomic():
-        if policy.pk is None:
-            policy.save()
-            audit.record(actor, audit.CREATED, policy, after=audit.snapshot(policy))
-            return policy
-        before = audit.snapshot(_locked_policy(policy.pk))
-        policy.save()
-        audit.record(actor, audit.CHANGED, policy, before=before, after=audit.snapshot(policy))
-    return policy
-
-
-def policy_delete(*, actor: Actor, policy: EscalationPolicy) -> None:
-    """Delete a policy and its steps; integrations using it then page nobody."""
-    with transaction.atomic():
-        current = _locked_policy(policy.pk)
-        audit.record(actor, audit.DELETED, current, before=audit.snapshot(current))
-        current.delete()
-
-
-def escalation_policy_save(
-    *,
-    actor: Actor,
-    policy: EscalationPolicy | None,
-    name: str,
-    team: Team | None,
-    repeat: int,
-    steps: list[dict[str, Any]],
-) -> EscalationPolicy:
-    """Create a policy, or replace one's fields and all its steps (position = list order)."""
-    with transaction.atomic():
-        if policy is None:
-            policy = EscalationPolicy.objects.create(name=name, team=team, repeat=repeat)
-            before = None
-        else:
-            # Lock the row: two concurrent PUTs would otherwise interleave their step rows
-            # and trip the one-step-per-position constraint.
-            policy = _locked_policy(policy.pk)
-            before = audit.snapshot(policy)
-            policy.name, policy.team, policy.repeat = name, team, repeat
-            policy.save(update_fields=["name", "team", "repeat"])
-            policy.steps.all().delete()
-        for position, data in enumerate(steps):
-            step = EscalationStep.objects.create(
-                policy=policy, position=position, delay_minutes=data["delay_minutes"]
-            )
-            step.users.set(data["users"])
-            step.schedules.set(data["schedules"])
-            step.teams.set(data["teams"])
-        audit.record(
-            actor,
-            audit.CREATED if before is None else audit.CHANGED,
-            policy,
-            before=before,
-            after=audit.snapshot(policy),
-        )
-    return policy
-
-
-def step_save(
-    *,
-    actor: Actor,
-    step: EscalationStep,
-    policy: EscalationPolicy,
-    users: Iterable[Any],
-    schedules: Iterable[Schedule],
-    teams: Iterable[Team],
-) -> EscalationStep:
-    """Add ``step`` (no id yet) at the end of ``policy``, or save its edits; audited as a
-    change of the policy, whose snapshot lists every step."""
-    with transaction.atomic():
-        locked = _locked_policy(policy.pk)
-        before = audit.snapshot(locked)
-        created = step.pk is None
-        if created:
-            step.policy = locked
-            last = locked.steps.aggregate(m=Max("position"))["m"]
-            step.position = 0 if last is None else last + 1
-        step.save()
-        step.users.set(users)
-        step.schedules.set(schedules)
-        step.teams.set(teams)
-        audit.record(
-            actor,
-            ADDED_STEP if created else CHANGED_STEP,
-            locked,
-            before=before,
-            after=audit.snapshot(locked),
-        )
-    return step
-
-
-def steps_renumber(*, policy: EscalationPolicy, ordered_ids: list[int]) -> None:
-    """Give the policy's steps positions 0..n-1 in this order.
-
-    The (policy, position) unique constraint is checked row by row, so a plain swap
-    would collide half way: first move every step past the current maximum, then
-    write the final positions. Call inside a transaction holding the policy lock.
-    """
-    steps = policy.steps.all()
-    top = steps.aggregate(m=Max("position"))["m"]
-    if top is None:
-        return
-    steps.update(position=F("position") + top + 1)
-    for position, step_id in enumerate(ordered_ids):
-        EscalationStep.objects.filter(pk=step_id, policy=policy).update(position=position)
-
-
-def step_move(*, actor: Actor, step: EscalationStep, direction: str) -> bool:
-    """Swap the step with its neighbour ("up" or "down"); False when it is already at
-    that end (nothing changes, nothing is audited)."""
-    with transaction.atomic():
-        policy = _locked_policy(step.policy_id)
-        ids = list(policy.steps.order_by("position").values_list("pk", flat=True))
-        index = ids.index(step.pk)
-        other = index - 1 if direction == "up" else index + 1
-        if not 0 <= other < len(ids):
-            return False
-        before = audit.snapshot(policy)
-        ids[index], ids[other] = ids[other], ids[index]
-        steps_renumber(policy=policy, ordered_ids=ids)
-        audit.record(actor, MOVED_STEP, policy, before=before, after=audit.snapshot(policy))
-    return True
-
-
-def step_delete(*, actor: Actor, step: EscalationStep) -> None:
-    """Delete a step and close the hole so steps stay numbered 1..n."""
-    with transaction.atomic():
-        policy = _locked_policy(step.policy_id)
-        before = audit.snapshot(policy)
-        EscalationStep.objects.filter(pk=step.pk).delete()
-        ids = list(policy.steps.order_by("position").values_list("pk", flat=True))
-        steps_renumber(policy=policy, ordered_ids=ids)
-        audit.record(actor, REMOVED_STEP, policy, before=before, after=audit.snapshot(policy))

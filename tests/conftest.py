@@ -34,6 +34,97 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("; ".join(problems))
 
 
+# --- Races only PostgreSQL can show ---------------------------------------------------------
+#
+# SQLite serialises writers, so a race between two requests never happens on it. A test
+# marked ``postgresql`` runs as it is on PostgreSQL (CI). On SQLite (a default local run)
+# it runs again in a child pytest against a throwaway database on the local PostgreSQL
+# server when one answers, and passes or fails with it; with no server it is skipped, and
+# the summary line says so rather than hiding it among the other skips.
+
+POSTGRES_SERVER = os.environ.get("KLAXON_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+_elsewhere: dict[str, str] = {}  # test name -> "" (passed there) or why it did not
+_skipped_races: list[str] = []
+
+
+def _postgresql_answers() -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(f"{POSTGRES_SERVER}/postgres", connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def _run_races_on_postgresql(items: list[pytest.Item]) -> dict[str, str]:
+    """Run ``items`` in one child pytest on a throwaway PostgreSQL database (pytest-django
+    creates and drops it); each test's name -> "" when it passed, else what happened."""
+    import xml.etree.ElementTree as ET
+    from tempfile import TemporaryDirectory
+
+    env = dict(os.environ)
+    env.pop("CI", None)
+    env["DATABASE_URL"] = f"{POSTGRES_SERVER}/klaxon_races_{os.getpid()}"
+    with TemporaryDirectory() as tmp:
+        report = Path(tmp) / "races.xml"
+        child = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             f"--junitxml={report}", *(item.nodeid for item in items)],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+        if not report.exists():
+            why = f"the child pytest did not run:\n{child.stdout[-2000:]}"
+            return {item.name: why for item in items}
+        results = {}
+        for case in ET.parse(report).iter("testcase"):
+            # (An Element without children is false: compare with None.)
+            found = [case.find(tag) for tag in ("failure", "error", "skipped")]
+            problem = next((element for element in found if element is not None), None)
+            results[case.get("name", "")] = (
+                "" if problem is None else f"{problem.get('message', '')}\n{problem.text or ''}"
+            )
+        return results
+
+
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """A ``postgresql`` test on SQLite: its outcome is the child run's (see above)."""
+    from django.db import connection
+
+    if pyfuncitem.get_closest_marker("postgresql") is None or connection.vendor == "postgresql":
+        return None
+    if pyfuncitem.name not in _elsewhere:
+        races = [i for i in pyfuncitem.session.items if i.get_closest_marker("postgresql")]
+        if _postgresql_answers():
+            _elsewhere.update(_run_races_on_postgresql(races))
+        else:
+            _elsewhere.update({i.name: "no PostgreSQL answers" for i in races})
+    problem = _elsewhere.get(pyfuncitem.name, "not run by the child pytest")
+    if problem == "no PostgreSQL answers":
+        _skipped_races.append(pyfuncitem.nodeid)
+        pytest.skip(f"needs PostgreSQL (SQLite serialises writers); none at {POSTGRES_SERVER}")
+    if problem:
+        pytest.fail(f"on a throwaway PostgreSQL database: {problem}", pytrace=False)
+    return True  # passed there; the body is not run here, on SQLite
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    ran = [name for name, problem in _elsewhere.items() if problem != "no PostgreSQL answers"]
+    if ran:
+        terminalreporter.write_line(
+            f"{len(ran)} PostgreSQL-only race test(s) ran on a throwaway database at "
+            f"{POSTGRES_SERVER} (this run is on SQLite)."
+        )
+    if _skipped_races:
+        terminalreporter.write_line(
+            f"{len(_skipped_races)} PostgreSQL-only race test(s) NOT RUN: no PostgreSQL at "
+            f"{POSTGRES_SERVER} (set KLAXON_TEST_POSTGRES, or run with DATABASE_URL on "
+            "PostgreSQL).",
+            yellow=True,
+            bold=True,
+        )
+
+
 @pytest.fixture(autouse=True)
 def _eager_celery_unless_worker(request: pytest.FixtureRequest) -> Iterator[None]:
     """Tasks run inline by default; tests that ask for ``celery_worker`` use the real one."""
@@ -53,7 +144,7 @@ def _clear_cache(settings: Any) -> Iterator[None]:
     from integrations.inbound import forget_cached_integrations
 
     # Tests change integrations with .update(), as another process would; the token
-    # cache is off except where a test turns it on (tests/test_inbound_token_cache.py).
+    # cache is off except where a test turns it on (tests/inbound/test_inbound_token_cache.py).
     settings.INTEGRATION_CACHE_SECONDS = 0
     cache.clear()
     forget_cached_integrations()

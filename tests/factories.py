@@ -23,14 +23,16 @@ class UserFactory(factory.django.DjangoModelFactory):
         (SMS at once, voice after 5 min; SMS on resolve). phone="" gives email only."""
         if not create or extracted is None:
             return
-        from accounts.contacts import add_contact_method, default_rules
+        from accounts.contacts import contact_method_add, notification_rule_add_defaults
         from accounts.models import ContactMethod
 
         if self.email:
-            add_contact_method(self, ContactMethod.Kind.EMAIL, self.email)
+            contact_method_add(user=self, kind=ContactMethod.Kind.EMAIL, raw=self.email)
         if extracted:
-            add_contact_method(self, ContactMethod.Kind.PHONE, extracted, verified=True)
-        default_rules(self)
+            contact_method_add(
+                user=self, kind=ContactMethod.Kind.PHONE, raw=extracted, verified=True
+            )
+        notification_rule_add_defaults(user=self)
 
 
 class TeamFactory(factory.django.DjangoModelFactory):

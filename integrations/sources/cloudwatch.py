@@ -7,6 +7,10 @@ When a CloudWatch alarm changes state it publishes to an SNS topic, and the SNS
 
 This module is pure: no Django, no database, no network.  Whatever string it is
 given, the only exception that leaves :func:`parse_alarm` is :class:`NotAnAlarm`.
+
+The source also presents what it stored: :func:`alarm_facts` reads the details
+:meth:`CloudWatchAlarm.details` wrote on an incident back into :class:`AlarmFacts` for
+the incident page (``integrations/sources/presentation.py`` picks it by kind).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 from urllib.parse import quote
 
 __all__ = [
@@ -24,8 +28,10 @@ __all__ = [
     "ALARM_STATES",
     "INSUFFICIENT_DATA",
     "OK",
+    "AlarmFacts",
     "CloudWatchAlarm",
     "NotAnAlarm",
+    "alarm_facts",
     "parse_alarm",
     "parse_state_change_time",
 ]
@@ -35,16 +41,21 @@ OK: Final = "OK"
 INSUFFICIENT_DATA: Final = "INSUFFICIENT_DATA"
 ALARM_STATES: Final[tuple[str, ...]] = (ALARM, OK, INSUFFICIENT_DATA)
 
-# How CloudWatch's ComparisonOperator values read to a human.
-OPERATOR_SYMBOLS: Final[dict[str, str]] = {
-    "GreaterThanOrEqualToThreshold": ">=",
-    "GreaterThanThreshold": ">",
-    "LessThanThreshold": "<",
-    "LessThanOrEqualToThreshold": "<=",
+# How CloudWatch's ComparisonOperator values read to a human: as plain text in the
+# metric summary stored on an incident, and as a symbol and in words on its page.
+OPERATORS: Final[dict[str, tuple[str, str, str]]] = {
+    "GreaterThanOrEqualToThreshold": (">=", "≥", "greater than or equal to"),
+    "GreaterThanThreshold": (">", ">", "greater than"),
+    "LessThanThreshold": ("<", "<", "less than"),
+    "LessThanOrEqualToThreshold": ("<=", "≤", "less than or equal to"),
     # Anomaly-detection alarms compare against a band instead of a number.
-    "LessThanLowerOrGreaterThanUpperThreshold": "outside band",
-    "LessThanLowerThreshold": "below band",
-    "GreaterThanUpperThreshold": "above band",
+    "LessThanLowerOrGreaterThanUpperThreshold": (
+        "outside band",
+        "outside",
+        "outside the anomaly band",
+    ),
+    "LessThanLowerThreshold": ("below band", "below", "below the anomaly band"),
+    "GreaterThanUpperThreshold": ("above band", "above", "above the anomaly band"),
 }
 
 _TIMESTAMP_RE: Final = re.compile(
@@ -125,7 +136,7 @@ class CloudWatchAlarm:
                 _statistic(trigger),
             )
         operator = _scalar_text(trigger.get("ComparisonOperator"))
-        operator = OPERATOR_SYMBOLS.get(operator, operator)
+        operator = OPERATORS[operator][0] if operator in OPERATORS else operator
         threshold = threshold_id or _scalar_text(trigger.get("Threshold"))
         window = _describe_window(trigger)
         return " ".join(part for part in (subject, operator, threshold, window) if part)
@@ -437,3 +448,110 @@ def _describe_window(trigger: dict[str, Any]) -> str:
     if datapoints and datapoints != periods:
         return f"for {datapoints} of {periods} x {seconds} s"
     return f"for {periods} x {seconds} s"
+
+
+# --- Presentation: the stored details, laid out for a person -----------------------
+
+
+def _number(value: Any) -> str:
+    """3.0 -> "3", 0.25 -> "0.25"; anything else as text."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value) if value not in (None, "") else ""
+    return f"{value:g}"
+
+
+def _duration(seconds: Any) -> str:
+    if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds <= 0:
+        return ""
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
+def _moment(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:  # not ISO 8601, or impossible (month 13)
+        return None
+
+
+@dataclass(frozen=True)
+class AlarmFacts:
+    """A CloudWatch alarm laid out for a person at 3 a.m."""
+
+    # The incident page includes this template to show them.
+    template: ClassVar[str] = "integrations/facts/cloudwatch_alarm.html"
+
+    metric: str
+    statistic: str
+    threshold: str
+    threshold_words: str
+    evaluation: str
+    reason: str
+    transition: str
+    changed_at: datetime | None
+    account: str
+    region: str
+    arn: str
+    console_url: str
+
+
+def alarm_facts(details: Any) -> AlarmFacts | None:
+    """The human fields of a CloudWatch alarm stored on an incident (what
+    ``CloudWatchAlarm.details`` wrote), or None when the details are not from one. Details
+    are JSON from outside (and from rows older than this code): every field is optional
+    and of any type."""
+    if not isinstance(details, dict) or not (details.get("alarm_arn") or details.get("trigger")):
+        return None
+    trigger = details.get("trigger") if isinstance(details.get("trigger"), dict) else {}
+    assert isinstance(trigger, dict)
+    metric = ""
+    if trigger.get("MetricName"):
+        metric = str(trigger["MetricName"])
+        if trigger.get("Namespace"):
+            metric += f" ({trigger['Namespace']})"
+        dimensions = trigger.get("Dimensions")
+        if isinstance(dimensions, list):
+            pairs = [
+                f"{d.get('name') or d.get('Name')}={d.get('value') or d.get('Value')}"
+                for d in dimensions
+                if isinstance(d, dict)
+            ]
+            if pairs:
+                metric += " " + ", ".join(pairs)
+    metric = metric or str(details.get("metric_summary") or "")
+    statistic = str(trigger.get("Statistic") or trigger.get("ExtendedStatistic") or "")
+    period = _duration(trigger.get("Period"))
+    if statistic:
+        statistic = statistic.title() if statistic.isupper() else statistic
+        statistic += f" over {period}" if period else ""
+    operator = str(trigger.get("ComparisonOperator") or "")
+    _, symbol, words = OPERATORS.get(operator, (operator, operator, operator))
+    limit = _number(trigger.get("Threshold")) or str(trigger.get("ThresholdMetricId") or "")
+    threshold = f"{symbol} {limit}".strip() if limit or symbol else ""
+    evaluations = trigger.get("EvaluationPeriods")
+    needed = trigger.get("DatapointsToAlarm") or evaluations
+    evaluation = ""
+    if isinstance(evaluations, int) and isinstance(needed, int):
+        evaluation = f"{needed} of the last {evaluations} period{'s' if evaluations != 1 else ''}"
+        evaluation += f" of {period}" if period else ""
+    region = str(details.get("region") or "")
+    code = str(details.get("region_code") or "")
+    old, new = details.get("old_state"), details.get("new_state")
+    return AlarmFacts(
+        metric=metric,
+        statistic=statistic,
+        threshold=threshold,
+        threshold_words=f"{words} {limit}".strip() if limit else "",
+        evaluation=evaluation,
+        reason=str(details.get("reason") or ""),
+        transition=f"{old} → {new}" if old and new else str(new or ""),
+        changed_at=_moment(details.get("state_change_time")),
+        account=str(details.get("account_id") or ""),
+        region=f"{region} ({code})" if region and code and code != region else region or code,
+        arn=str(details.get("alarm_arn") or ""),
+        # Built by the parser from the ARN, https on console.aws.amazon.com only.
+        console_url=str(details.get("console_url") or ""),
+    )

@@ -11,11 +11,12 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Team
+from escalation.models import EscalationPolicy
 from incidents.models import Incident
 from integrations.models import InboundMessage, Integration
 from notifications.models import Notification
-from schedules.models import EscalationPolicy, Schedule
-from tests.browser.test_responder_flow import sign_in
+from schedules.models import Schedule
+from tests.helpers import sign_in
 
 pytestmark = pytest.mark.browser
 # Skipped with the rest of tests/browser/ where Playwright is not installed (conftest.py).

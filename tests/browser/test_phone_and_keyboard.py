@@ -9,7 +9,7 @@ import pytest
 
 from incidents.models import Incident
 from tests.browser.conftest import shot
-from tests.browser.test_responder_flow import sign_in
+from tests.helpers import sign_in
 
 pytestmark = pytest.mark.browser
 

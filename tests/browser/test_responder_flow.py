@@ -15,9 +15,9 @@ import requests
 
 from tests.browser.conftest import shot
 from tests.factories import UserFactory
+from tests.helpers import alarm_message, sign_in
 from tests.sns_peer import SnsPeer
 from tests.sns_signing import signed_envelope
-from tests.test_inbound_sns import alarm_message
 
 pytestmark = pytest.mark.browser
 # Skipped with the rest of tests/browser/ where Playwright is not installed (conftest.py).
@@ -29,14 +29,6 @@ def peer() -> Iterator[SnsPeer]:
     peer = SnsPeer().start()
     yield peer
     peer.stop()
-
-
-def sign_in(page: Any, username: str, password: str = "correct horse battery") -> None:
-    page.goto("/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/incidents/**")
 
 
 def test_responder_loop(browser_page: Any, live_server: Any, settings: Any, peer: SnsPeer) -> None:

@@ -9,15 +9,13 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from tests.faults.harness import ROOT, KlaxonNode, RedisServer
+from tests.faults.harness import TIMINGS, KlaxonNode, RedisServer, keep_log
 from tests.sns_peer import SnsPeer
 from tests.twilio_server import FakeTwilio
 
 # Fault tests are slow (they wait out real outages) and run on their own:
 # `pytest -m fault` (make test runs them after the main suite).
 pytestmark = pytest.mark.fault
-
-TIMINGS = ROOT / "test-results" / "fault-recovery.json"
 
 
 def _require(binary: str) -> None:
@@ -75,11 +73,6 @@ def node(
     klaxon.stop()
     keep_log(klaxon, request.node.name)
     shutil.rmtree(klaxon.var_dir, ignore_errors=True)
-
-
-def keep_log(klaxon: KlaxonNode, name: str) -> None:
-    TIMINGS.parent.mkdir(exist_ok=True)
-    (TIMINGS.parent / f"{name}.log").write_text(klaxon.log())
 
 
 @pytest.fixture

@@ -263,3 +263,12 @@ class KlaxonNode:
             if 200 <= answer.status < 300 or time.monotonic() > deadline:
                 return answer
             time.sleep(0.5)
+
+
+# Where the fault tests leave the recovery times they measured, and each node's log.
+TIMINGS = ROOT / "test-results" / "fault-recovery.json"
+
+
+def keep_log(klaxon: KlaxonNode, name: str) -> None:
+    TIMINGS.parent.mkdir(exist_ok=True)
+    (TIMINGS.parent / f"{name}.log").write_text(klaxon.log())

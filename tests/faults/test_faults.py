@@ -14,68 +14,27 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 from django.utils import timezone
 
-from accounts.models import NotificationRule
-from incidents import escalation
+from escalation import engine
 from incidents.models import Incident
-from schedules.models import EscalationPolicy, EscalationStep
-from tests.factories import IncidentFactory, IntegrationFactory, UserFactory
-from tests.faults.conftest import keep_log
+from tests.factories import IncidentFactory, IntegrationFactory
 from tests.faults.harness import (
     BEAT_SECONDS,
     ROOT,
     KlaxonNode,
     PostgresCluster,
     RedisServer,
+    keep_log,
 )
+from tests.faults.paging import ALICE, BOB, calls, paging_setup, sms
 from tests.sns_peer import SnsPeer
 from tests.twilio_server import FakeTwilio
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.fault
-
-ALICE, BOB = "+15005550301", "+15005550302"
-
-
-@dataclass
-class Paging:
-    token: str
-    policy: EscalationPolicy
-
-
-def paging_setup(*, voice_after_minutes: int | None = None) -> Paging:
-    """Alice (step 1), then Bob a minute later (step 2). Alice's rules: SMS at once, and a
-    voice call after ``voice_after_minutes`` when given."""
-    alice = UserFactory(username="alice", phone=ALICE)
-    bob = UserFactory(username="bob", phone=BOB)
-    for user in (alice, bob):
-        user.notification_rules.filter(channel="voice").delete()
-    if voice_after_minutes is not None:
-        NotificationRule.objects.create(
-            user=alice,
-            event=NotificationRule.Event.TRIGGERED,
-            contact_method=alice.contact_methods.get(kind="phone"),
-            channel="voice",
-            delay_minutes=voice_after_minutes,
-        )
-    policy = EscalationPolicy.objects.create(name="Platform", repeat=0)
-    for position, user in enumerate((alice, bob)):
-        step = EscalationStep.objects.create(policy=policy, position=position, delay_minutes=1)
-        step.users.set([user])
-    integration = IntegrationFactory(escalation_policy=policy)
-    return Paging(integration.token, policy)
-
-
-def sms(twilio: FakeTwilio, to: str) -> int:
-    return len(twilio.sent("Messages", to=to))
-
-
-def calls(twilio: FakeTwilio, to: str) -> int:
-    return len(twilio.sent("Calls", to=to))
 
 
 def test_a_redis_restart_while_the_worker_holds_delayed_messages_loses_and_repeats_nothing(
@@ -220,7 +179,7 @@ def test_a_killed_scheduler_is_restarted_and_rekicks_work_whose_message_was_lost
     IncidentFactory(
         integration=IntegrationFactory(escalation_policy=paging.policy),
         next_escalation_at=timezone.now(),
-        escalation_token=escalation.new_escalation_token(),
+        escalation_token=engine.new_escalation_token(),
     )
 
     wait_for(lambda: sms(twilio, ALICE) == 1, "the re-kicked step", timeout=60)
@@ -234,7 +193,7 @@ def test_a_killed_scheduler_is_restarted_and_rekicks_work_whose_message_was_lost
 
 
 SETUP_SCRIPT = """
-from tests.faults.test_faults import paging_setup
+from tests.faults.paging import paging_setup
 print("TOKEN=" + paging_setup().token)
 """
 
