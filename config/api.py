@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api import UserViewSet
 from accounts.profile_api import MyContactMethodViewSet, MyNotificationRuleViewSet
+from aws.api import DetectionViewSet
 from incidents.api import IncidentViewSet
 from integrations.api import InboundMessageViewSet, IntegrationViewSet
 from notifications.api import NotificationViewSet
@@ -21,3 +22,4 @@ router.register(
     "me/notification-rules", MyNotificationRuleViewSet, basename="my-notification-rule"
 )
 router.register("notifications", NotificationViewSet, basename="notification")
+router.register("detections", DetectionViewSet, basename="detection")
