@@ -1,38 +1,29 @@
-"""boto3 sessions for an integration's read-only AWS credentials, and AWS errors in words.
+"""AWS calls with an integration's read-only credentials, and AWS errors in words.
 
-Every client goes to ``settings.AWS_ENDPOINT_URL`` when it is set (tests point it at
-moto's server; a private VPC endpoint works the same way), with short timeouts and
-botocore's standard retry mode (it backs off on throttling by itself, three tries).
+Every call goes to ``settings.AWS_ENDPOINT_URL`` when it is set (tests point it at moto's
+server; a private VPC endpoint works the same way), with short timeouts and botocore's
+standard retry mode (it backs off on throttling by itself, three tries in all). Any
+failure leaves as :class:`AwsProblem`, whose text says what went wrong.
+
+boto3 is imported by the functions that use it, not at the top: it costs about 180 ms and
+25 MB per process, and only the worker running an evidence search (or a web process
+testing credentials) calls AWS; every other process never pays for it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from functools import cache
 from typing import Any, Final
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    EndpointConnectionError,
-    NoCredentialsError,
-)
 from django.conf import settings
 
 from aws import crypto
 from aws.models import AwsCredentials
 
-__all__ = ["AwsProblem", "aws_problem", "session_for", "client"]
+__all__ = ["AwsProblem", "Session", "aws_problem", "session_for"]
 
-_CONFIG: Final = Config(
-    connect_timeout=5,
-    read_timeout=15,
-    retries={"max_attempts": 3, "mode": "standard"},
-    user_agent_extra="klaxon",
-)
 _SESSION_NAME: Final = "klaxon-evidence"
 _XML_CODE: Final = re.compile(r"<Code>([^<]{1,100})</Code>")
 _XML_MESSAGE: Final = re.compile(r"<Message>([^<]{0,500})</Message>")
@@ -59,24 +50,49 @@ class AwsProblem(Exception):
     """An AWS call failed; ``str()`` says why in words a responder understands."""
 
 
-@dataclass(frozen=True)
-class Session:
-    """A boto3 session and the region its clients use."""
+@cache
+def _config() -> Any:
+    from botocore.config import Config
 
-    boto: Any
-    region: str
+    return Config(
+        connect_timeout=5,
+        read_timeout=15,
+        retries={"max_attempts": 3, "mode": "standard"},
+        user_agent_extra="klaxon",
+    )
 
-    def client(self, service: str, region: str | None = None) -> Any:
-        return client(self.boto, service, region or self.region)
 
-
-def client(session: Any, service: str, region: str) -> Any:
-    return session.client(
+def _client(boto: Any, service: str, region: str) -> Any:
+    return boto.client(
         service,
         region_name=region,
         endpoint_url=settings.AWS_ENDPOINT_URL or None,
-        config=_CONFIG,
+        config=_config(),
     )
+
+
+class Session:
+    """Credentials to act with, and the region calls go to unless told otherwise."""
+
+    def __init__(self, boto: Any, region: str) -> None:
+        self.boto = boto
+        self.region = region
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def call(
+        self, service: str, operation: str, doing: str, *, region: str = "", **params: Any
+    ) -> Any:
+        """``service.operation(**params)``'s answer; AwsProblem saying what failed while
+        ``doing`` otherwise."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        key = (service, region or self.region)
+        if key not in self._clients:
+            self._clients[key] = _client(self.boto, *key)
+        try:
+            return getattr(self._clients[key], operation)(**params)
+        except (BotoCoreError, ClientError) as exc:
+            raise aws_problem(exc, doing) from None
 
 
 def _error_parts(response: dict[str, Any]) -> tuple[str, str, int]:
@@ -99,6 +115,8 @@ def _error_parts(response: dict[str, Any]) -> tuple[str, str, int]:
 
 def aws_problem(exc: Exception, doing: str) -> AwsProblem:
     """``exc`` from botocore as an AwsProblem saying what failed while ``doing``."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
     if isinstance(exc, ClientError):
         code, message, status = _error_parts(exc.response)
         said = f"{code}: {message}" if message else code
@@ -122,6 +140,8 @@ def aws_problem(exc: Exception, doing: str) -> AwsProblem:
 def session_for(credentials: AwsCredentials) -> Session:
     """A session acting with ``credentials``: the stored keys, or the role assumed with
     the Klaxon host's own credentials. Raises AwsProblem (and crypto.Unreadable)."""
+    import boto3
+
     stored: dict[str, str] = json.loads(crypto.decrypt(credentials.secret))
     region = credentials.region
     if credentials.kind == AwsCredentials.Kind.KEYS:
@@ -131,7 +151,6 @@ def session_for(credentials: AwsCredentials) -> Session:
             region_name=region,
         )
         return Session(boto, region)
-    host = boto3.session.Session(region_name=region)
     options: dict[str, Any] = {
         "RoleArn": stored["role_arn"],
         "RoleSessionName": _SESSION_NAME,
@@ -139,10 +158,8 @@ def session_for(credentials: AwsCredentials) -> Session:
     }
     if stored.get("external_id"):
         options["ExternalId"] = stored["external_id"]
-    try:
-        answer = client(host, "sts", region).assume_role(**options)
-    except (BotoCoreError, ClientError) as exc:
-        raise aws_problem(exc, f"assume the role {stored['role_arn']}") from None
+    host = Session(boto3.session.Session(region_name=region), region)
+    answer = host.call("sts", "assume_role", f"assume the role {stored['role_arn']}", **options)
     temporary = answer["Credentials"]
     boto = boto3.session.Session(
         aws_access_key_id=temporary["AccessKeyId"],

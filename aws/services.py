@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -28,7 +27,7 @@ from django.utils.dateparse import parse_datetime
 
 from audit import services as audit
 from aws import crypto
-from aws.clients import AwsProblem, Session, aws_problem, session_for
+from aws.clients import AwsProblem, Session, session_for
 from aws.filter_patterns import FilterPatternError, LogEvent, parse
 from aws.models import AwsCredentials, CloudTrailEvidence
 from config import broker
@@ -134,9 +133,8 @@ def aws_credentials_test(*, credentials: AwsCredentials) -> AwsCredentials:
     is saved on the row."""
     try:
         session = session_for(credentials)
-        identity = _call(session, "sts", "get_caller_identity", "call sts:GetCallerIdentity")
-        _call(
-            session,
+        identity = session.call("sts", "get_caller_identity", "call sts:GetCallerIdentity")
+        session.call(
             "logs",
             "describe_metric_filters",
             f"list metric filters in {session.region} (logs:DescribeMetricFilters)",
@@ -155,13 +153,6 @@ def aws_credentials_test(*, credentials: AwsCredentials) -> AwsCredentials:
     credentials.test_result = result[:1000]
     credentials.save(update_fields=["tested_at", "test_ok", "test_result"])
     return credentials
-
-
-def _call(session: Session, service: str, operation: str, doing: str, **params: Any) -> Any:
-    try:
-        return getattr(session.client(service), operation)(**params)
-    except (BotoCoreError, ClientError) as exc:
-        raise aws_problem(exc, doing) from None
 
 
 # ------------------------------------------------------------------------ evidence
@@ -279,17 +270,16 @@ def alarm_evidence_collect(*, incident_id: int) -> str:
 
 
 def _search(session: Session, window: AlarmWindow) -> _Found:
-    logs = session.client("logs", window.region)
-    doing = (
+    answer = session.call(
+        "logs",
+        "describe_metric_filters",
         f"find the metric filter publishing {window.namespace}/{window.metric_name} in "
-        f"{window.region} (logs:DescribeMetricFilters)"
+        f"{window.region} (logs:DescribeMetricFilters)",
+        region=window.region,
+        metricName=window.metric_name,
+        metricNamespace=window.namespace,
     )
-    try:
-        filters = logs.describe_metric_filters(
-            metricName=window.metric_name, metricNamespace=window.namespace
-        ).get("metricFilters", [])[:MAX_FILTERS]
-    except (BotoCoreError, ClientError) as exc:
-        raise aws_problem(exc, doing) from None
+    filters = answer.get("metricFilters", [])[:MAX_FILTERS]
     if not filters:
         raise AwsProblem(
             f"no metric filter in {window.region} publishes the metric "
@@ -307,7 +297,7 @@ def _search(session: Session, window: AlarmWindow) -> _Found:
         except FilterPatternError:
             found.bad_patterns += 1
             continue
-        for message, fallback_id in _events(logs, group, text, window):
+        for message, fallback_id in _events(session, group, text, window):
             if len(found.records) >= limit:
                 return found
             record = _cloudtrail_record(message)
@@ -323,9 +313,10 @@ def _search(session: Session, window: AlarmWindow) -> _Found:
     return found
 
 
-def _events(logs: Any, group: str, pattern: str, window: AlarmWindow) -> Iterator[tuple[str, str]]:
+def _events(
+    session: Session, group: str, pattern: str, window: AlarmWindow
+) -> Iterator[tuple[str, str]]:
     """(message, CloudWatch Logs event id) of the events FilterLogEvents returns."""
-    doing = f"search the log group {group} (logs:FilterLogEvents)"
     params: dict[str, Any] = {
         "logGroupName": group,
         "filterPattern": pattern,
@@ -334,10 +325,13 @@ def _events(logs: Any, group: str, pattern: str, window: AlarmWindow) -> Iterato
         "limit": PAGE_SIZE,
     }
     for _page in range(MAX_PAGES):
-        try:
-            answer = logs.filter_log_events(**params)
-        except (BotoCoreError, ClientError) as exc:
-            raise aws_problem(exc, doing) from None
+        answer = session.call(
+            "logs",
+            "filter_log_events",
+            f"search the log group {group} (logs:FilterLogEvents)",
+            region=window.region,
+            **params,
+        )
         for event in answer.get("events", []):
             yield str(event.get("message", "")), str(event.get("eventId", ""))
         token = answer.get("nextToken")

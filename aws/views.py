@@ -21,7 +21,7 @@ from aws import services
 from aws.cloudtrail_samples import SAMPLES, CloudTrailSample
 from aws.detections import DETECTIONS, Detection, detection_by_id
 from aws.evidence import Evidence, cloudtrail_evidence
-from aws.filter_patterns import FilterPatternError, LogEvent, parse
+from aws.filter_patterns import FilterPatternError, LogEvent, Pattern, parse
 from aws.forms import AwsCredentialsForm, PatternTestForm
 from aws.models import AwsCredentials
 from aws.setup import DELIVERY_POLICY, delivery_retry_seconds
@@ -111,16 +111,20 @@ class PatternResult:
         return sum(event.matched for event in self.events)
 
 
-def _tested(number: int, message: str, sample: CloudTrailSample | None, hit: bool) -> TestedEvent:
+def _tested(
+    number: int, message: str, sample: CloudTrailSample | None, pattern: Pattern
+) -> TestedEvent:
     event = LogEvent(message)
+    matched = pattern.matches_event(event)
     record = event.json
     shown = message
     evidence = None
     if isinstance(record, dict):
         shown = json.dumps(record, indent=2, ensure_ascii=False, default=str)
         if "eventName" in record:
+            # From plain JSON: the engine's copy keeps numbers as Decimals.
             evidence = cloudtrail_evidence(json.loads(message))
-    return TestedEvent(number, message, sample, hit, evidence, shown)
+    return TestedEvent(number, message, sample, matched, evidence, shown)
 
 
 def pattern_result(form: PatternTestForm) -> PatternResult:
@@ -131,7 +135,7 @@ def pattern_result(form: PatternTestForm) -> PatternResult:
     except FilterPatternError as exc:
         return PatternResult(events=[], error=exc, caret=Caret.at_position(text, exc.position))
     events = [
-        _tested(number, message, sample, pattern.matches_event(LogEvent(message)))
+        _tested(number, message, sample, pattern)
         for number, (message, sample) in enumerate(form.to_test(), start=1)
     ]
     return PatternResult(events=events, canonical=str(pattern))
