@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test test-fast lint format migrate demo bench-ingest bench-compare bench-paging bench-paging-soak bench-pages screenshots clean
+.PHONY: run test test-fast lint format migrate demo bench-ingest bench-compare bench-paging bench-paging-soak bench-pages bench-patterns screenshots clean
 
 $(VENV)/.installed-base: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ bench-paging-soak: $(VENV)/.installed-dev
 
 bench-pages: $(VENV)/.installed-dev
 	$(PY) bench/pages.py
+
+# The filter-pattern engine: the detection pack over one CloudTrail record (no database).
+bench-patterns: $(VENV)/.installed-base
+	$(PY) bench/filter_patterns.py
 
 # Refresh docs/screenshots/ (needs Debian's chromium).
 screenshots: $(VENV)/.installed-dev

@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api import UserViewSet
 from accounts.profile_api import MyContactMethodViewSet, MyNotificationRuleViewSet
+from aws.api import DetectionViewSet
 from escalation.api import EscalationPolicyViewSet
 from incidents.api import IncidentViewSet
 from integrations.api import InboundMessageViewSet, IntegrationViewSet
@@ -22,3 +23,4 @@ router.register(
     "me/notification-rules", MyNotificationRuleViewSet, basename="my-notification-rule"
 )
 router.register("notifications", NotificationViewSet, basename="notification")
+router.register("detections", DetectionViewSet, basename="detection")

@@ -36,6 +36,9 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Old keys that still verify (sessions, signed links) and decrypt (stored AWS credentials,
+# aws/crypto.py) while you rotate SECRET_KEY.
+SECRET_KEY_FALLBACKS: list[str] = env.list("SECRET_KEY_FALLBACKS", default=[])
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -71,6 +74,7 @@ INSTALLED_APPS = [
     "audit",
     "server",
     "demo",
+    "aws",
 ]
 
 MIDDLEWARE = [
@@ -314,6 +318,13 @@ INBOUND_MAX_BODY_BYTES = 256 * 1024
 # How long a web process may serve an integration (token, enabled, topic) from memory
 # before reading it again; changes made in the same process apply at once.
 INTEGRATION_CACHE_SECONDS = env.float("INTEGRATION_CACHE_SECONDS", default=5.0)
+
+# The AWS security pack (aws/). The region generated setups default to; the endpoint
+# every boto3 client uses when set (tests point it at moto's server); how many matching
+# CloudTrail records a metric alarm's incident gets as evidence.
+AWS_REGION: str = env.str("AWS_REGION", default=env.str("AWS_DEFAULT_REGION", default="us-east-1"))
+AWS_ENDPOINT_URL: str = env.str("AWS_ENDPOINT_URL", default="")
+AWS_EVIDENCE_MAX_RECORDS = env.int("AWS_EVIDENCE_MAX_RECORDS", default=10)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -7,7 +7,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.signin import SignInView
-from aws.api import filter_pattern_test
+from aws.api import aws_setup, filter_pattern_test
 from config import health, settings_page
 from config.api import router
 from integrations.views import inbound
@@ -30,11 +30,13 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("reports/", include("reports.urls")),
     path("audit/", include("audit.urls")),
+    path("aws/", include("aws.urls")),
     path("profile/", include("accounts.profile_urls")),
     path("settings/", settings_page.settings_page, name="settings"),
     path("webhooks/twilio/", include("notifications.webhook_urls")),
     path("ical/", include("schedules.feed_urls")),
     path("api/v1/filter-patterns/test/", filter_pattern_test, name="filter-pattern-test"),
+    path("api/v1/integrations/<int:id>/aws-setup/", aws_setup, name="integration-aws-setup"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

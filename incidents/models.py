@@ -138,6 +138,7 @@ class IncidentEvent(models.Model):
         EMAIL = "email", "email link"
         SOURCE = "source", "the alarm source"
         ESCALATION = "escalation", "escalation"
+        AWS = "aws", "the AWS evidence search"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=24, choices=Kind.choices)

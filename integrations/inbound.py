@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from aws.services import alarm_evidence_schedule
 from config import broker
 from incidents import services as incident_services
 from integrations.inbound_log import ReceivedRequest, loggable_headers
@@ -265,7 +266,14 @@ def _apply_envelope(
             details={"subject": envelope.subject, "note": exc.reason},
             message=f"Opened from a message that is not a CloudWatch alarm ({exc.reason}).",
         )
-    return incident_services.incident_apply_alarm(integration=integration, alarm=alarm)
+    result = incident_services.incident_apply_alarm(integration=integration, alarm=alarm)
+    if result.outcome == Outcome.CREATED and result.incident_id and not test_alert:
+        # The AWS security pack: with credentials, a task fetches the CloudTrail records
+        # behind a metric-filter alarm once this commits (aws/services.py).
+        alarm_evidence_schedule(
+            integration=integration, incident_id=result.incident_id, trigger=alarm.trigger
+        )
+    return result
 
 
 class WrongTopic(Exception):

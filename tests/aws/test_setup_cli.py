@@ -10,37 +10,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
-from moto.server import ThreadedMotoServer
 
 from aws.setup import DELIVERY_POLICY, SetupSpec, cli_script
 from tests.aws.setup_helpers import full_spec, make_spec
 
 AWS_CLI = Path(sys.executable).parent / "aws"
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def endpoint(moto_server: str) -> str:
-    """The server, emptied: each test starts from a fresh account."""
-    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10):
-        pass
-    return moto_server
 
 
 def _client(endpoint: str, service: str, region: str) -> Any:

@@ -16,49 +16,15 @@ from incidents.models import Incident
 from integrations.models import InboundMessage, Integration
 from notifications.models import Notification
 from schedules.models import Schedule
+from tests.browser.csp import Watcher
 from tests.helpers import sign_in
 
 pytestmark = pytest.mark.browser
 # Skipped with the rest of tests/browser/ where Playwright is not installed (conftest.py).
 expect = pytest.importorskip("playwright.sync_api").expect
 
+
 # Recorded from the first script that runs, before any of the page's own.
-WATCH_VIOLATIONS = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.__cspViolations.push(
-    `${event.violatedDirective} blocked ${event.blockedURI || "inline"} ` +
-    `at ${event.sourceFile}:${event.lineNumber}`);
-});
-"""
-
-
-class Watcher:
-    """Collects CSP violations (DOM events and console reports) and script errors."""
-
-    def __init__(self, page: Any) -> None:
-        self.page = page
-        self.problems: list[str] = []
-        page.context.add_init_script(WATCH_VIOLATIONS)
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.problems.append(f"script error: {error}"))
-
-    def _console(self, message: Any) -> None:
-        if "Content Security Policy" in message.text:
-            self.problems.append(f"console: {message.text}")
-
-    def visit(self, path: str) -> None:
-        response = self.page.goto(path)
-        assert response is not None and response.status == 200, (path, response)
-        self.page.wait_for_load_state("networkidle")
-        self.check(path)
-
-    def check(self, where: str) -> None:
-        found = self.page.evaluate("window.__cspViolations || []")
-        problems, self.problems = [*self.problems, *found], []
-        assert not problems, f"{where}: {problems}"
-
-
 def main_pages() -> list[str]:
     integration = Integration.objects.get()
     return [
