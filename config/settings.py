@@ -247,7 +247,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # ... and tries every second, not every 30 s, as beat does (config/reconnect.py).
 CELERY_WORKER_CONSUMER = "config.reconnect:PagerConsumer"
-CELERY_BEAT_SCHEDULER = "config.reconnect:PagerScheduler"
+# One scheduler leads at a time, however many run (server/scheduler.py).
+CELERY_BEAT_SCHEDULER = "server.scheduler:KlaxonScheduler"
 # Celery's Django fixup closes the database connection around every task unless this is
 # set; a new PostgreSQL connection per task cost as much CPU as the tasks themselves
 # (bench/paging_latency.py). Workers keep their connection like gunicorn does;

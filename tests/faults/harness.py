@@ -135,12 +135,15 @@ class Answer:
 
 @dataclass
 class KlaxonNode:
-    """``manage.py serve --role all`` on its own port, as an operator runs it."""
+    """``manage.py serve --role <role>`` on its own port, as an operator runs it on a
+    machine (all roles, or one: web, worker, scheduler)."""
 
     database_url: str
     broker_url: str
     twilio: FakeTwilio
     peer: SnsPeer
+    role: str = "all"
+    extra_env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     var_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="klaxon-var-")))
@@ -166,6 +169,7 @@ class KlaxonNode:
                 "INTEGRATION_CACHE_SECONDS": "0",
                 "CELERY_TASK_ALWAYS_EAGER": "false",
                 "CI": "false",
+                **self.extra_env,
             }
         )
         return env
@@ -173,14 +177,23 @@ class KlaxonNode:
     def start(self) -> KlaxonNode:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--bind", f"127.0.0.1:{self.port}",
-             "--web-workers", "2", "--worker-concurrency", "2"],
+            [sys.executable, "manage.py", "serve", "--role", self.role,
+             "--bind", f"127.0.0.1:{self.port}", "--web-workers", "2",
+             "--worker-concurrency", "2"],
             cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
-        wait_for(lambda: self.get("/healthz").status == 200, "the web server", timeout=60)
-        wait_for(lambda: "worker" in self.pids() and "scheduler" in self.pids(), "children")
+        if self.role in ("all", "web"):
+            wait_for(lambda: self.get("/healthz").status == 200, "the web server", timeout=60)
+        wanted = {"all": {"web", "worker", "scheduler"}}.get(self.role, {self.role})
+        wait_for(lambda: wanted <= set(self.pids()), "the node's processes")
         return self
+
+    def kill(self) -> None:
+        """The machine dies: every process of the node at once, the supervisor too."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
     def stop(self) -> None:
         if self.process is None:
@@ -196,6 +209,11 @@ class KlaxonNode:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process = None
+
+    def leads(self) -> bool:
+        """For a scheduler: whether it said last that it leads."""
+        said = re.findall(r"scheduler: (leading|standing by)", self.log())
+        return bool(said) and said[-1] == "leading"
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -214,17 +232,7 @@ class KlaxonNode:
         return self.process is not None and self.process.poll() is None
 
     def request(self, method: str, path: str, body: bytes = b"", timeout: float = 20) -> Answer:
-        started = time.monotonic()
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            conn.request(method, path, body=body, headers={"Content-Type": "text/plain"})
-            response = conn.getresponse()
-            text = response.read().decode(errors="replace")
-            return Answer(response.status, text, time.monotonic() - started)
-        except OSError as exc:
-            return Answer(0, f"{type(exc).__name__}: {exc}", time.monotonic() - started)
-        finally:
-            conn.close()
+        return http_request(self.port, method, path, body, timeout=timeout)
 
     def get(self, path: str) -> Answer:
         return self.request("GET", path, timeout=5)
@@ -255,14 +263,38 @@ class KlaxonNode:
     ) -> Answer:
         """Deliver as SNS does: the same signed message again after any non-2xx answer
         (SNS retries 5xx and timeouts), until it is accepted."""
-        body = signed_envelope(message=alarm_message(name, state), cert_url=self.peer.cert_url)
-        payload = json.dumps(body).encode()
-        deadline = time.monotonic() + within
-        while True:
-            answer = self.request("POST", f"/in/{token}/", payload)
-            if 200 <= answer.status < 300 or time.monotonic() > deadline:
-                return answer
-            time.sleep(0.5)
+        return deliver(self.port, token, name, self.peer, state=state, within=within)
+
+
+def http_request(
+    port: int, method: str, path: str, body: bytes = b"", *, timeout: float = 20
+) -> Answer:
+    started = time.monotonic()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers={"Content-Type": "text/plain"})
+        response = conn.getresponse()
+        text = response.read().decode(errors="replace")
+        return Answer(response.status, text, time.monotonic() - started)
+    except OSError as exc:
+        return Answer(0, f"{type(exc).__name__}: {exc}", time.monotonic() - started)
+    finally:
+        conn.close()
+
+
+def deliver(
+    port: int, token: str, name: str, peer: SnsPeer, *, state: str = "ALARM", within: float = 60
+) -> Answer:
+    """Deliver a signed CloudWatch alarm as SNS does: the same message again after any
+    non-2xx answer (SNS retries 5xx and timeouts), until it is accepted."""
+    body = signed_envelope(message=alarm_message(name, state), cert_url=peer.cert_url)
+    payload = json.dumps(body).encode()
+    deadline = time.monotonic() + within
+    while True:
+        answer = http_request(port, "POST", f"/in/{token}/", payload)
+        if 200 <= answer.status < 300 or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.5)
 
 
 # Where the fault tests leave the recovery times they measured, and each node's log.
@@ -272,3 +304,60 @@ TIMINGS = ROOT / "test-results" / "fault-recovery.json"
 def keep_log(klaxon: KlaxonNode, name: str) -> None:
     TIMINGS.parent.mkdir(exist_ok=True)
     (TIMINGS.parent / f"{name}.log").write_text(klaxon.log())
+
+
+class LoadBalancer:
+    """HAProxy (Debian's) in front of web nodes, configured as deploy/haproxy.cfg is:
+    health checks on /healthz, a node that refuses connections is marked down at once,
+    and a request it could not take is dispatched to another."""
+
+    def __init__(self, backends: list[int]) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="klaxon-lb-"))
+        servers = "\n".join(
+            f"    server web{n} 127.0.0.1:{port} check" for n, port in enumerate(backends, 1)
+        )
+        (self.dir / "haproxy.cfg").write_text(
+            f"""global
+    maxconn 500
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 30s
+    timeout server 30s
+    retries 2
+    option redispatch
+frontend klaxon
+    bind 127.0.0.1:{self.port}
+    default_backend web
+backend web
+    balance roundrobin
+    option httpchk GET /healthz
+    http-check expect status 200
+    default-server inter 500ms fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down
+{servers}
+"""
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> LoadBalancer:
+        self.process = subprocess.Popen(
+            ["haproxy", "-db", "-f", str(self.dir / "haproxy.cfg")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self._answers, "haproxy to answer", timeout=20)
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
