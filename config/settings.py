@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "reports",
     "audit",
     "server",
+    "retention",
     "demo",
     "aws",
 ]
@@ -265,6 +266,8 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, Any] = {
+    # Rows past their retention (RETENTION_*_DAYS), in small batches.
+    "prune-old-rows": {"task": "retention.tasks.prune_old_rows", "schedule": 3600.0},
     # A lost broker message or a crashed worker delays a page by one interval at most.
     "rekick-due-escalations": {
         "task": "incidents.tasks.rekick_due_escalations",
@@ -280,6 +283,12 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
         "options": {"expires": env.float("ESCALATION_REKICK_SECONDS", default=15.0)},
     },
 }
+
+# Retention in days (0 keeps for ever): the Inbound Log, the timelines of incidents
+# resolved that long ago (the incidents stay, for reports), finished notifications.
+RETENTION_INBOUND_DAYS = env.int("RETENTION_INBOUND_DAYS", default=30)
+RETENTION_TIMELINE_DAYS = env.int("RETENTION_TIMELINE_DAYS", default=365)
+RETENTION_NOTIFICATIONS_DAYS = env.int("RETENTION_NOTIFICATIONS_DAYS", default=180)
 
 # Twilio: with no credentials, "outbox" mode records messages instead of sending.
 TWILIO_ACCOUNT_SID: str = env.str("TWILIO_ACCOUNT_SID", default="")

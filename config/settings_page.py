@@ -15,6 +15,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from retention.services import retention_overview
+
 DEFAULT_TWILIO_API_BASE = "https://api.twilio.com"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
@@ -133,5 +135,6 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         "webhooks": webhooks(),
         "email_backend": email_backend(),
         "default_from_email": settings.DEFAULT_FROM_EMAIL,
+        "retention": retention_overview(),
     }
     return render(request, "settings.html", context)
